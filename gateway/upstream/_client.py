@@ -1,0 +1,356 @@
+"""RevoxClient: the only code in the gateway that speaks HTTP to the Revox Campaigns API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import operator
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+from ._errors import (
+    BadRequest,
+    MalformedResponse,
+    Unauthenticated,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from ._responses import error_from_response, parse_success, redact
+from ._retry import RETRYABLE_STATUSES, RetryPolicy
+
+__all__ = ["DEFAULT_BASE_URL", "RevoxClient"]
+
+DEFAULT_BASE_URL = "https://www.getrevox.com/api"
+
+_log = logging.getLogger("gateway.upstream")
+_DEBUG = logging.DEBUG
+
+# Failures after which an idempotent request may safely be sent again: the socket broke or the
+# server hung up mid-answer. Local protocol errors, unsupported schemes and proxy errors are
+# configuration bugs that a retry can't fix.
+_RETRYABLE_TRANSPORT: tuple[type[httpx.TransportError], ...] = (
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+)
+_JSON_HEADERS_EXTRA = {"Content-Type": "application/json"}
+
+
+def _segment(campaign_id: str, method: str) -> str:
+    """Escape one path segment so an id like ``../x`` or ``a/b`` can't change the route."""
+    if not campaign_id:
+        # "/campaigns/" would silently hit the list endpoint (or 404 somewhere confusing).
+        raise BadRequest(
+            "campaign id must not be empty", field="id", method=method, path="/campaigns/"
+        )
+    escaped = quote(campaign_id, safe="")
+    # quote() leaves dots alone, and httpx (like any RFC 3986 client) collapses "." and ".."
+    # segments, which would turn /campaigns/.. into the API root.
+    if escaped == "." or escaped == "..":
+        escaped = escaped.replace(".", "%2E")
+    return escaped
+
+
+def _as_int(name: str, value: int) -> int:
+    # Upstream wants "page=2", never "page=2.0"; bool is an int subclass but never meant here.
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not bool")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return operator.index(value)  # TypeError for 1.5, "2", None: a caller bug, not upstream's
+
+
+class RevoxClient:
+    """Async client for the Revox Campaigns REST API (one shared keep-alive connection pool).
+
+    The API key is per call, never stored: the gateway is multi-tenant and forwards each
+    caller's own key. ``timeout`` on every method is the caller's *remaining* deadline in
+    seconds; it bounds the whole operation, retries and backoff included. ``None`` means no
+    deadline: each attempt then gets ``default_timeout``.
+
+    Retries (see RetryPolicy): GET, DELETE and POST /cancel are idempotent and retried on 429,
+    500, 502, 503, 504 and on broken connections. ``create_campaign`` is not idempotent upstream
+    (a replayed create places duplicate, billed calls), so it is retried only after
+    ``httpx.ConnectError``, which is raised before any byte of the request was written. A
+    ConnectTimeout is treated as every other timeout and not retried.
+
+    Timeouts are never retried: an attempt that timed out either used up the caller's deadline
+    or ran for ``default_timeout``, and a slow upstream gains nothing from more load.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 100,
+        default_timeout: float = 30.0,
+        user_agent: str = "revox-grpc-gateway/0.1",
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must be an http:// or https:// URL")
+        if default_timeout <= 0:
+            raise ValueError("default_timeout must be > 0")
+        self._base_url = base_url.rstrip("/")
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._default_timeout = float(default_timeout)
+        # Without an explicit transport httpx builds its own from ``limits`` and still honours
+        # HTTP(S)_PROXY from the environment, exactly like a plain httpx client would.
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url,
+            transport=transport,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            timeout=self._default_timeout,
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return self._retry
+
+    def __repr__(self) -> str:
+        return f"RevoxClient(base_url={self._base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- endpoints ----------------------------------------------------------------------------
+
+    async def create_campaign(
+        self, api_key: str, body: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """POST /campaigns; returns the whole response object, e.g. ``{"campaign": {...}}``."""
+        # Encoded here, once, so a body that isn't JSON-serialisable fails before any I/O.
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return await self._call(
+            "POST",
+            "/campaigns",
+            api_key,
+            timeout,
+            idempotent=False,
+            content=content.encode(),
+        )
+
+    async def list_campaigns(self, api_key: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """GET /campaigns -> ``{"campaigns": [...]}``."""
+        return await self._call("GET", "/campaigns", api_key, timeout, idempotent=True)
+
+    async def get_campaign(
+        self, api_key: str, campaign_id: str, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """GET /campaigns/{id} -> ``{"campaign": {...}}``."""
+        path = "/campaigns/" + _segment(campaign_id, "GET")
+        return await self._call("GET", path, api_key, timeout, idempotent=True)
+
+    async def delete_campaign(
+        self, api_key: str, campaign_id: str, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """DELETE /campaigns/{id} -> ``{"success": bool}``.
+
+        Retried like a GET: a replayed DELETE of an already deleted campaign answers 404,
+        which the caller sees instead of a duplicate side effect.
+        """
+        path = "/campaigns/" + _segment(campaign_id, "DELETE")
+        return await self._call("DELETE", path, api_key, timeout, idempotent=True)
+
+    async def cancel_campaign(
+        self, api_key: str, campaign_id: str, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """POST /campaigns/{id}/cancel -> ``{"success": bool}``; idempotent, so retried."""
+        path = "/campaigns/" + _segment(campaign_id, "POST") + "/cancel"
+        return await self._call("POST", path, api_key, timeout, idempotent=True)
+
+    async def get_rows(
+        self,
+        api_key: str,
+        campaign_id: str,
+        *,
+        page: int | None,
+        page_size: int | None,
+        query: str | None = None,
+        result: str | None = None,
+        statuses: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """GET /campaigns/{id}/rows -> ``{"page", "page_size", "rows", "total"}``.
+
+        ``None`` (and, for strings, empty: proto3's "unset") parameters are not sent;
+        ``statuses`` is sent comma-joined, as the upstream expects one string.
+        """
+        path = "/campaigns/" + _segment(campaign_id, "GET") + "/rows"
+        params: dict[str, str | int] = {}
+        if page is not None:
+            params["page"] = _as_int("page", page)
+        if page_size is not None:
+            params["page_size"] = _as_int("page_size", page_size)
+        if query:
+            params["query"] = query
+        if result:
+            params["result"] = result
+        if statuses:
+            # A bare string is a Sequence[str] too; joining it would send "c,a,l,l,i,n,g".
+            params["statuses"] = statuses if isinstance(statuses, str) else ",".join(statuses)
+        return await self._call(
+            "GET", path, api_key, timeout, idempotent=True, params=params or None
+        )
+
+    async def export_rows(
+        self, api_key: str, campaign_id: str, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """GET /campaigns/{id}/export -> ``{"csv": str, "filename": str}``."""
+        path = "/campaigns/" + _segment(campaign_id, "GET") + "/export"
+        return await self._call("GET", path, api_key, timeout, idempotent=True)
+
+    # -- machinery ----------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        api_key: str,
+        timeout: float | None,
+        *,
+        idempotent: bool,
+        params: dict[str, str | int] | None = None,
+        content: bytes | None = None,
+    ) -> dict[str, Any]:
+        # A key with control or non-ASCII characters would make h11 raise an error that quotes
+        # the header value, i.e. the key; reject it ourselves without echoing it.
+        if not (api_key.isascii() and api_key.isprintable()) or " " in api_key:
+            raise Unauthenticated(
+                "API key contains characters not allowed in an HTTP header",
+                method=method,
+                path=path,
+            )
+        headers = {"Authorization": "Bearer " + api_key}
+        if content is not None:
+            headers.update(_JSON_HEADERS_EXTRA)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        policy = self._retry
+        client = self._client
+        attempt = 0
+        last: UpstreamError | None = None
+        while True:
+            attempt += 1
+            per_try = self._default_timeout
+            if deadline is not None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise UpstreamTimeout(
+                        "deadline exceeded before the upstream answered",
+                        method=method,
+                        path=path,
+                    ) from last
+                if remaining < self._default_timeout:
+                    per_try = remaining
+            started = loop.time()
+            try:
+                # httpx timeouts are per socket operation, so a slowly trickling body could
+                # outlive them; this bounds the attempt as a whole (a no-op for deadline=None).
+                async with asyncio.timeout_at(deadline):
+                    response = await client.request(
+                        method,
+                        path,
+                        params=params,
+                        content=content,
+                        headers=headers,
+                        timeout=per_try,
+                    )
+            except (httpx.TimeoutException, TimeoutError) as exc:
+                self._log_attempt(method, path, type(exc).__name__, started, attempt)
+                raise UpstreamTimeout(
+                    "upstream did not answer in time", method=method, path=path
+                ) from exc
+            except httpx.TransportError as exc:
+                self._log_attempt(method, path, type(exc).__name__, started, attempt)
+                detail = str(exc)
+                error: UpstreamError = UpstreamUnavailable(
+                    redact(
+                        f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__, api_key
+                    ),
+                    method=method,
+                    path=path,
+                )
+                retryable = isinstance(exc, _RETRYABLE_TRANSPORT) and (
+                    idempotent or isinstance(exc, httpx.ConnectError)
+                )
+                if not retryable or attempt >= policy.max_attempts:
+                    raise error from exc
+                delay = policy.backoff(attempt)
+                cause: BaseException | None = exc
+            except httpx.RequestError as exc:
+                # DecodingError (bad Content-Encoding) and the like: the server answered, but
+                # not with anything we can read.
+                self._log_attempt(method, path, type(exc).__name__, started, attempt)
+                raise MalformedResponse(
+                    redact(f"{type(exc).__name__}: {exc}", api_key), method=method, path=path
+                ) from exc
+            else:
+                status = response.status_code
+                self._log_attempt(method, path, status, started, attempt)
+                if 200 <= status < 300:
+                    return parse_success(response, api_key, method, path)
+                status_err = error_from_response(response, api_key, method, path)
+                if (
+                    not idempotent
+                    or status not in RETRYABLE_STATUSES
+                    or attempt >= policy.max_attempts
+                ):
+                    raise status_err
+                retry_after: float | None = getattr(status_err, "retry_after", None)
+                if retry_after is None:
+                    delay = policy.backoff(attempt)
+                elif retry_after > policy.max_retry_after:
+                    # The upstream asked for a longer pause than we will hold a request for;
+                    # hand its retry_after to the caller (RESOURCE_EXHAUSTED + RetryInfo).
+                    raise status_err
+                else:
+                    delay = retry_after
+                error = status_err
+                cause = None
+            # Never start a wait that ends past the deadline: the caller learns the real cause
+            # (429/5xx/connection) now, instead of a DEADLINE_EXCEEDED later.
+            if deadline is not None and loop.time() + delay >= deadline:
+                raise error from cause
+            last = error
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    def _log_attempt(
+        method: str, path: str, outcome: int | str, started: float, attempt: int
+    ) -> None:
+        if _log.isEnabledFor(_DEBUG):
+            elapsed_ms = (asyncio.get_running_loop().time() - started) * 1000.0
+            _log.debug(
+                "upstream %s %s -> %s in %.1f ms (attempt %d)",
+                method,
+                path,
+                outcome,
+                elapsed_ms,
+                attempt,
+            )

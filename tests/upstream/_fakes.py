@@ -1,0 +1,119 @@
+"""Test doubles for the upstream client tests: a scripted fake Revox API and fixed RNGs."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from gateway.upstream import RetryPolicy
+
+__all__ = [
+    "API_KEY",
+    "FakeRevox",
+    "FixedRandom",
+    "Recorded",
+    "Reply",
+    "drop_connection",
+    "fast_policy",
+    "reply",
+]
+
+API_KEY = "sk-test-SECRET-0123456789"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    raw_path: str  # path + query exactly as sent, still percent-encoded
+    path: str  # raw path without the query
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    peer: Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = field(default_factory=dict)  # dict/list -> JSON, bytes/str -> raw
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_response(self) -> web.Response:
+        if isinstance(self.body, bytes):
+            return web.Response(status=self.status, body=self.body, headers=self.headers)
+        if isinstance(self.body, str):
+            return web.Response(status=self.status, text=self.body, headers=self.headers)
+        return web.Response(
+            status=self.status,
+            body=json.dumps(self.body).encode(),
+            headers={"Content-Type": "application/json", **self.headers},
+        )
+
+
+def reply(status: int = 200, body: Any = None, **headers: str) -> Reply:
+    return Reply(
+        status, {} if body is None else body, {k.replace("_", "-"): v for k, v in headers.items()}
+    )
+
+
+class FakeRevox:
+    """Answers each request with the next scripted step; the last step repeats forever."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._script: list[Reply | Handler] = []
+        self.base_url = ""
+
+    def script(self, *steps: Reply | Handler) -> None:
+        self._script = list(steps)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        raw = request.raw_path
+        self.requests.append(
+            Recorded(
+                method=request.method,
+                raw_path=raw,
+                path=raw.split("?", 1)[0],
+                query=dict(request.query),
+                headers=dict(request.headers),
+                body=body,
+                peer=request.transport.get_extra_info("peername") if request.transport else None,
+            )
+        )
+        if not self._script:
+            return reply().to_response()
+        step = self._script.pop(0) if len(self._script) > 1 else self._script[0]
+        if isinstance(step, Reply):
+            return step.to_response()
+        return await step(request)
+
+
+async def drop_connection(request: web.Request) -> web.StreamResponse:
+    """Hang up without answering, like a crashed upstream or a reset load balancer."""
+    assert request.transport is not None
+    request.transport.close()
+    return web.Response()
+
+
+class FixedRandom:
+    """Deterministic jitter: ``random()`` always returns ``value``."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+def fast_policy(**overrides: Any) -> RetryPolicy:
+    kwargs: dict[str, Any] = {"base_delay": 0.001, "max_delay": 0.004, "rng": random.Random(7)}
+    kwargs.update(overrides)
+    return RetryPolicy(**kwargs)
