@@ -2,12 +2,29 @@
 
 - ``decode`` / ``encode``: upstream JSON objects ⇄ resource messages, lossless
   under the drift rules (unknown keys in ``extra_fields``, literals in ``*_raw``).
+- ``create_body``, ``rows_params``: requests → upstream body and query.
+- ``record_chunks``: a CSV export in record-aligned chunks.
 - ``LITERALS``, ``literal_of``, ``number_of``: the enum literal tables.
 """
 
 from __future__ import annotations
 
 from ._codec import decode, decode_into, encode
+from ._csv_chunks import record_chunks
 from ._literals import LITERALS, literal_of, number_of
+from ._requests import DEFAULT_PAGE_SIZE, create_body, result_literal, rows_params, status_literals
 
-__all__ = ["LITERALS", "decode", "decode_into", "encode", "literal_of", "number_of"]
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "LITERALS",
+    "create_body",
+    "decode",
+    "decode_into",
+    "encode",
+    "literal_of",
+    "number_of",
+    "record_chunks",
+    "result_literal",
+    "rows_params",
+    "status_literals",
+]

@@ -1,0 +1,183 @@
+"""CampaignService: each rpc validates, authenticates, delegates, renders.
+
+The methods are the proto's names. Errors are not handled here: the handler
+table in ``_handlers`` maps whatever they raise through ``status_for``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import grpc
+from google.protobuf import empty_pb2
+
+from .. import convert
+from ..errors import FieldViolation, InvalidArgument
+from ..service import CampaignRead, CampaignService as Campaigns, Caller
+from . import _validation as check
+from ._auth import api_key_from
+from generated.revox.campaigns.v1 import campaign_pb2, campaign_service_pb2 as pb
+
+__all__ = ["CampaignServicer", "Watcher"]
+
+CACHE_HEADER = "x-revox-cache"
+_DEFAULT_CHUNK = 1024 * 1024
+
+
+class Watcher(Protocol):
+    """What WatchCampaignRows delegates to (``gateway.watch``)."""
+
+    def watch(
+        self, caller: Caller, request: pb.WatchCampaignRowsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchCampaignRowsResponse]: ...
+
+
+class CampaignServicer:
+    def __init__(
+        self,
+        campaigns: Campaigns,
+        *,
+        default_api_key: str | None,
+        watcher: Watcher | None = None,
+        rendered_memo: int = 4096,
+    ) -> None:
+        self._campaigns = campaigns
+        self._default_key = default_api_key
+        self._watcher = watcher
+        # Serialized Campaign per (tenant, id, fetched_at): a cache hit answers
+        # with bytes, skipping JSON → proto → wire on the hot path.
+        self._rendered: OrderedDict[tuple[str, str, float], bytes] = OrderedDict()
+        self._rendered_size = rendered_memo
+
+    def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
+        key = api_key_from(context.invocation_metadata(), self._default_key)
+        return self._campaigns.caller(key)
+
+    async def CreateCampaign(
+        self, request: pb.CreateCampaignRequest, context: grpc.aio.ServicerContext
+    ) -> campaign_pb2.Campaign:
+        check.check_create(request)
+        caller = self._caller(context)
+        campaign = await self._campaigns.create(
+            caller,
+            convert.create_body(request),
+            request_id=request.request_id,
+            timeout=context.time_remaining(),
+        )
+        return convert.decode(campaign, campaign_pb2.Campaign)
+
+    async def ListCampaigns(
+        self, request: pb.ListCampaignsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCampaignsResponse:
+        check.check_list_campaigns(request)
+        offset = _offset_of(request.page_token)
+        caller = self._caller(context)
+        campaigns, state = await self._campaigns.list(
+            caller, skip_cache=request.skip_cache, timeout=context.time_remaining()
+        )
+        context.set_trailing_metadata(((CACHE_HEADER, state),))
+        size = min(request.page_size or 1000, 1000)
+        page = campaigns[offset : offset + size]
+        response = pb.ListCampaignsResponse()
+        for item in page:
+            convert.decode_into(item, response.campaigns.add())
+        if offset + size < len(campaigns):
+            response.next_page_token = _token_of(offset + size)
+        return response
+
+    async def GetCampaign(
+        self, request: pb.GetCampaignRequest, context: grpc.aio.ServicerContext
+    ) -> bytes:
+        check.check_id("id", request.id)
+        caller = self._caller(context)
+        read = await self._campaigns.get(
+            caller, request.id, skip_cache=request.skip_cache, timeout=context.time_remaining()
+        )
+        context.set_trailing_metadata(((CACHE_HEADER, read.state),))
+        return self._render(caller, request.id, read)
+
+    def _render(self, caller: Caller, campaign_id: str, read: CampaignRead) -> bytes:
+        key = (caller.tenant, campaign_id, read.fetched_at)
+        data = self._rendered.get(key)
+        if data is None:
+            data = convert.decode(read.payload, campaign_pb2.Campaign).SerializeToString()
+            self._rendered[key] = data
+            if len(self._rendered) > self._rendered_size:
+                self._rendered.popitem(last=False)
+        return data
+
+    async def DeleteCampaign(
+        self, request: pb.DeleteCampaignRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        check.check_id("id", request.id)
+        await self._campaigns.delete(self._caller(context), request.id, timeout=context.time_remaining())
+        return empty_pb2.Empty()
+
+    async def CancelCampaign(
+        self, request: pb.CancelCampaignRequest, context: grpc.aio.ServicerContext
+    ) -> campaign_pb2.Campaign:
+        check.check_id("id", request.id)
+        campaign = await self._campaigns.cancel(
+            self._caller(context), request.id, timeout=context.time_remaining()
+        )
+        return convert.decode(campaign, campaign_pb2.Campaign)
+
+    async def ListCampaignRows(
+        self, request: pb.ListCampaignRowsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCampaignRowsResponse:
+        check.check_list_rows(request)
+        response = await self._campaigns.rows(
+            self._caller(context),
+            request.campaign_id,
+            convert.rows_params(request),
+            timeout=context.time_remaining(),
+        )
+        return convert.decode(response, pb.ListCampaignRowsResponse)
+
+    async def ExportCampaignRows(
+        self, request: pb.ExportCampaignRowsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ExportCampaignRowsResponse]:
+        check.check_export(request)
+        export = await self._campaigns.export(
+            self._caller(context), request.campaign_id, timeout=context.time_remaining()
+        )
+        filename = export.get("filename")
+        first = pb.ExportCampaignRowsResponse(filename=filename if isinstance(filename, str) else "")
+        chunks = convert.record_chunks(export["csv"], request.max_chunk_bytes or _DEFAULT_CHUNK)
+        chunk = next(chunks, "")
+        first.csv_chunk = chunk
+        yield first
+        for chunk in chunks:
+            yield pb.ExportCampaignRowsResponse(csv_chunk=chunk)
+
+    async def WatchCampaignRows(
+        self, request: pb.WatchCampaignRowsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchCampaignRowsResponse]:
+        check.check_watch(request)
+        caller = self._caller(context)
+        if self._watcher is None:
+            raise NotImplementedError("WatchCampaignRows is not enabled on this gateway")
+        async for message in self._watcher.watch(caller, request, context):
+            yield message
+
+
+def _offset_of(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token.encode() + b"==").decode()
+        prefix, _, number = text.partition(":")
+        offset = int(number)
+        if prefix != "o" or offset < 0:
+            raise ValueError
+    except ValueError:
+        raise InvalidArgument([FieldViolation("page_token", "not a token this gateway issued")]) from None
+    return offset
+
+
+def _token_of(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+

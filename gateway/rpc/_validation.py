@@ -1,0 +1,223 @@
+"""Request validation: every rule the gateway checks before any upstream call.
+
+Each ``check_*`` returns nothing or raises ``InvalidArgument`` naming every
+offending field with its path in the request (``contacts[3].to_phone_number``),
+so a caller fixes all of them in one round trip.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Iterable
+from functools import lru_cache
+
+import phonenumbers
+from google.protobuf.message import Message
+
+from ..errors import FieldViolation, InvalidArgument
+from generated.revox.campaigns.v1 import (
+    assistant_pb2 as a,
+    campaign_service_pb2 as s,
+    row_pb2 as r,
+)
+
+__all__ = [
+    "MAX_CONTACTS",
+    "check_create",
+    "check_export",
+    "check_id",
+    "check_list_campaigns",
+    "check_list_rows",
+    "check_watch",
+    "is_e164",
+    "is_window_time",
+]
+
+MAX_CONTACTS = 100_000
+MAX_ID = 256
+MAX_NAME = 500
+MAX_QUERY = 1_000
+MAX_VARIABLES = 100
+MAX_VARIABLE_VALUE = 10_000
+MAX_REQUEST_ID = 128
+MAX_PAGE_SIZE = 1_000
+
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_TIME_24H = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
+_TIME_12H = re.compile(r"(1[0-2]|0?[1-9])(:[0-5]\d)?\s?[aApP][mM]")
+_PRINTABLE = re.compile(r"[\x21-\x7e]+")
+_CALL_STATUSES = frozenset(r.CallStatus.values()) - {r.CALL_STATUS_UNSPECIFIED}
+_RESULTS = frozenset(s.RowResultFilter.values())
+
+
+def is_e164(number: str) -> bool:
+    """``+`` and 7–15 digits with a country code the numbering plan knows."""
+    if not _E164.fullmatch(number):
+        return False
+    try:
+        phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return True
+
+
+def is_window_time(value: str) -> bool:
+    """``HH:mm`` (24-hour) or ``H:mma`` (12-hour, e.g. ``6pm``, ``9:30am``)."""
+    return bool(_TIME_24H.fullmatch(value) or _TIME_12H.fullmatch(value))
+
+
+@lru_cache(maxsize=1024)
+def _is_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+class _Violations:
+    def __init__(self) -> None:
+        self.items: list[FieldViolation] = []
+
+    def add(self, field: str, description: str) -> None:
+        self.items.append(FieldViolation(field, description))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidArgument(self.items)
+
+
+def _id(v: _Violations, field: str, value: str) -> None:
+    if not value:
+        v.add(field, "required")
+    elif len(value) > MAX_ID:
+        v.add(field, f"at most {MAX_ID} characters")
+    elif not value.isprintable():
+        v.add(field, "must not contain control characters")
+
+
+def check_id(field: str, value: str) -> None:
+    v = _Violations()
+    _id(v, field, value)
+    v.raise_if_any()
+
+
+def check_create(req: s.CreateCampaignRequest) -> None:
+    v = _Violations()
+    _id(v, "assistant_id", req.assistant_id)
+    if not req.name.strip():
+        v.add("name", "required")
+    elif len(req.name) > MAX_NAME:
+        v.add("name", f"at most {MAX_NAME} characters")
+    if not req.contacts:
+        v.add("contacts", "at least one contact is required")
+    elif len(req.contacts) > MAX_CONTACTS:
+        v.add("contacts", f"at most {MAX_CONTACTS} contacts per campaign")
+    for i, contact in enumerate(req.contacts):
+        _contact(v, f"contacts[{i}]", contact)
+        if len(v.items) >= 100:  # enough to act on; do not build a huge error
+            break
+    if req.HasField("from_phone_number") and not is_e164(req.from_phone_number):
+        v.add("from_phone_number", "must be an E.164 number such as +14155550100")
+    if req.HasField("max_concurrent_calls") and not 1 <= req.max_concurrent_calls <= 10_000:
+        v.add("max_concurrent_calls", "must be between 1 and 10000")
+    if req.HasField("scheduled_at") and not _timestamp_ok(req.scheduled_at):
+        v.add("scheduled_at", "must be a valid time")
+    if req.HasField("call_retry_config"):
+        _retry_config(v, "call_retry_config", req.call_retry_config)
+    if req.request_id and not (
+        len(req.request_id) <= MAX_REQUEST_ID and _PRINTABLE.fullmatch(req.request_id)
+    ):
+        v.add("request_id", f"at most {MAX_REQUEST_ID} printable ASCII characters, e.g. a UUID")
+    typed = set(s.CreateCampaignRequest.DESCRIPTOR.fields_by_name) - {"extra_fields", "request_id"}
+    for key in req.extra_fields.keys():
+        if key in typed:
+            v.add(f"extra_fields.{key}", "is a typed field of this request; set it there")
+    v.raise_if_any()
+
+
+def _contact(v: _Violations, path: str, contact: s.Contact) -> None:
+    if not contact.to_phone_number:
+        v.add(f"{path}.to_phone_number", "required")
+    elif not is_e164(contact.to_phone_number):
+        v.add(f"{path}.to_phone_number", "must be an E.164 number such as +14155550100")
+    if len(contact.prompt_variables) > MAX_VARIABLES:
+        v.add(f"{path}.prompt_variables", f"at most {MAX_VARIABLES} variables")
+    for key, value in contact.prompt_variables.items():
+        if not key:
+            v.add(f"{path}.prompt_variables", "variable names must not be empty")
+        elif len(value) > MAX_VARIABLE_VALUE:
+            v.add(f"{path}.prompt_variables[{key}]", f"at most {MAX_VARIABLE_VALUE} characters")
+
+
+def _retry_config(v: _Violations, path: str, config: a.CallRetryConfig) -> None:
+    if not config.calling_windows:
+        v.add(f"{path}.calling_windows", "at least one calling window is required")
+    for i, window in enumerate(config.calling_windows):
+        wpath = f"{path}.calling_windows[{i}]"
+        for name in ("calling_window_start_time", "calling_window_end_time"):
+            value = getattr(window, name)
+            if not is_window_time(value):
+                v.add(f"{wpath}.{name}", "must be HH:mm (24-hour) or H:mma (12-hour), e.g. 09:00 or 6pm")
+        if window.retry_delay_seconds < 0:
+            v.add(f"{wpath}.retry_delay_seconds", "must not be negative")
+    if not 0 <= config.max_retry_attempts <= 100:
+        v.add(f"{path}.max_retry_attempts", "must be between 0 and 100")
+    if config.HasField("timezone") and not _is_timezone(config.timezone):
+        v.add(f"{path}.timezone", "must be an IANA timezone such as Europe/Paris")
+
+
+def _timestamp_ok(ts: Message) -> bool:
+    seconds = ts.seconds  # type: ignore[attr-defined]
+    nanos = ts.nanos  # type: ignore[attr-defined]
+    return -62135596800 <= seconds <= 253402300799 and 0 <= nanos < 1_000_000_000
+
+
+def check_list_campaigns(req: s.ListCampaignsRequest) -> None:
+    v = _Violations()
+    if req.page_size < 0:
+        v.add("page_size", "must not be negative")
+    v.raise_if_any()
+
+
+def _filters(v: _Violations, statuses: Iterable[int], result: int, query: str) -> None:
+    for i, status in enumerate(statuses):
+        if status not in _CALL_STATUSES:
+            v.add(f"statuses[{i}]", "must be a known CallStatus other than CALL_STATUS_UNSPECIFIED")
+    if result not in _RESULTS:
+        v.add("result", "must be a known RowResultFilter")
+    if len(query) > MAX_QUERY:
+        v.add("query", f"at most {MAX_QUERY} characters")
+
+
+def check_list_rows(req: s.ListCampaignRowsRequest) -> None:
+    v = _Violations()
+    _id(v, "campaign_id", req.campaign_id)
+    if req.page < 0:
+        v.add("page", "must not be negative (pages are 0-based)")
+    if not 0 <= req.page_size <= MAX_PAGE_SIZE:
+        v.add("page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 = default)")
+    _filters(v, req.statuses, req.result, req.query)
+    v.raise_if_any()
+
+
+def check_export(req: s.ExportCampaignRowsRequest) -> None:
+    v = _Violations()
+    _id(v, "campaign_id", req.campaign_id)
+    if req.max_chunk_bytes and not 1024 <= req.max_chunk_bytes <= 4 * 1024 * 1024:
+        v.add("max_chunk_bytes", "must be between 1024 and 4194304 (0 = 1 MiB)")
+    v.raise_if_any()
+
+
+def check_watch(req: s.WatchCampaignRowsRequest) -> None:
+    v = _Violations()
+    _id(v, "campaign_id", req.campaign_id)
+    _filters(v, req.statuses, req.result, req.query)
+    if req.HasField("heartbeat_interval"):
+        seconds = req.heartbeat_interval.ToTimedelta().total_seconds()
+        if not 1 <= seconds <= 300:
+            v.add("heartbeat_interval", "must be between 1s and 300s")
+    if len(req.resume_token) > 4096:
+        v.add("resume_token", "too long to be a resume token")
+    v.raise_if_any()

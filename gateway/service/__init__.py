@@ -1,0 +1,10 @@
+"""The gateway's use cases, free of transport: what each rpc does with the
+upstream client and the store. The rpc layer validates, authenticates and
+renders; this layer decides."""
+
+from __future__ import annotations
+
+from ._caller import Caller
+from ._campaigns import CacheState, CampaignRead, CampaignService, request_hash
+
+__all__ = ["CacheState", "Caller", "CampaignRead", "CampaignService", "request_hash"]

@@ -1,0 +1,269 @@
+"""Campaign use cases: the upstream call, the cache around it, idempotent create.
+
+Transport-agnostic: takes and returns upstream JSON objects, raises
+``gateway.upstream`` and ``gateway.errors`` exceptions; the rpc layer renders.
+
+Cache policy (per tenant, see ``gateway.store``):
+- Get and List are served from the cache while younger than ``ttl``; otherwise
+  read upstream and written through.
+- When the upstream is unreachable, failing or rate limiting, a cached copy of
+  any age is served with state ``stale`` (stale-if-error), unless the caller
+  asked to skip the cache.
+- Create and Cancel write the fresh campaign; Delete and a 404 evict it; every
+  write invalidates the tenant's cached list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .. import errors
+from ..store import Database, InFlight, Mismatch, OutcomeUnknown, Replay, Started, is_fresh
+from ..upstream import (
+    MalformedResponse,
+    NotFound,
+    RateLimited,
+    RevoxClient,
+    ServerError,
+    UpstreamError,
+    UpstreamStatusError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from ._caller import Caller
+
+__all__ = ["CacheState", "CampaignRead", "CampaignService", "request_hash"]
+
+CacheState = Literal["hit", "miss", "stale"]
+_log = logging.getLogger("gateway.service")
+# Failures after which a cached copy beats an error.
+_STALE_OK = (UpstreamUnavailable, UpstreamTimeout, ServerError, RateLimited, MalformedResponse)
+# Share of the caller's deadline an upstream read may use when a stale copy
+# could still answer in time.
+_STALE_BUDGET = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRead:
+    payload: dict[str, Any]  # the upstream's campaign object; read-only
+    fetched_at: float
+    state: CacheState
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    """Fingerprint of a create body, to tell a retry from a different request."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class CampaignService:
+    def __init__(
+        self,
+        client: RevoxClient,
+        db: Database,
+        *,
+        ttl: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._db = db
+        self._ttl = ttl
+        self._clock = clock
+
+    def caller(self, api_key: str) -> Caller:
+        return Caller(api_key=api_key, tenant=self._db.tenants.tenant_of(api_key))
+
+    # -- create -------------------------------------------------------------
+
+    async def create(
+        self, caller: Caller, body: dict[str, Any], *, request_id: str, timeout: float | None
+    ) -> dict[str, Any]:
+        """POST the campaign once per ``request_id``; a duplicate gets the first result."""
+        if not request_id:
+            return await self._post(caller, body, timeout)
+        store = self._db.idempotency
+        begin = await store.wait_or_begin(caller.tenant, request_id, request_hash(body), timeout=timeout)
+        if isinstance(begin, Replay):
+            return _campaign_of(begin.response)
+        if isinstance(begin, Mismatch):
+            raise errors.RequestIdReused(
+                "request_id was already used with a different request; use a new request_id"
+            )
+        if isinstance(begin, InFlight):
+            raise errors.CreateInFlight("a create with this request_id is still in flight; retry later")
+        if isinstance(begin, OutcomeUnknown):
+            raise errors.CreateOutcomeUnknown(
+                "an earlier create with this request_id may or may not have reached the Revox API "
+                "(the gateway stopped or the upstream did not answer); check ListCampaigns before "
+                "creating again with a new request_id"
+            )
+        assert isinstance(begin, Started)
+        try:
+            response = await self._client.create_campaign(caller.api_key, body, timeout=timeout)
+        except BaseException as exc:
+            if _definitely_not_created(exc):
+                await asyncio.shield(store.abort(caller.tenant, request_id))
+            else:
+                store.abandon(caller.tenant, request_id)
+            raise
+        await asyncio.shield(store.complete(caller.tenant, request_id, response))
+        campaign = _campaign_of(response)
+        await self._remember(caller, campaign)
+        return campaign
+
+    async def _post(self, caller: Caller, body: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        campaign = _campaign_of(await self._client.create_campaign(caller.api_key, body, timeout=timeout))
+        await self._remember(caller, campaign)
+        return campaign
+
+    async def _remember(self, caller: Caller, campaign: dict[str, Any]) -> None:
+        cid = campaign.get("id")
+        if isinstance(cid, str):
+            await self._db.campaigns.put(caller.tenant, cid, campaign, fetched_at=self._clock())
+        await self._db.campaigns.invalidate_list(caller.tenant)
+
+    # -- read ---------------------------------------------------------------
+
+    async def get(
+        self, caller: Caller, campaign_id: str, *, skip_cache: bool, timeout: float | None
+    ) -> CampaignRead:
+        cached = None if skip_cache else await self._db.campaigns.get(caller.tenant, campaign_id)
+        now = self._clock()
+        if cached is not None and is_fresh(cached.fetched_at, self._ttl, now):
+            return CampaignRead(cached.payload, cached.fetched_at, "hit")
+        try:
+            response = await self._client.get_campaign(
+                caller.api_key, campaign_id, timeout=_budget(timeout, cached is not None)
+            )
+        except NotFound:
+            await self._db.campaigns.evict(caller.tenant, campaign_id)
+            raise
+        except _STALE_OK as exc:
+            if cached is None:
+                raise
+            _log.warning("serving campaign stale: %s", type(exc).__name__)
+            return CampaignRead(cached.payload, cached.fetched_at, "stale")
+        campaign = _campaign_of(response)
+        fetched_at = self._clock()
+        await self._db.campaigns.put(caller.tenant, campaign_id, campaign, fetched_at=fetched_at)
+        return CampaignRead(campaign, fetched_at, "miss")
+
+    async def list(
+        self, caller: Caller, *, skip_cache: bool, timeout: float | None
+    ) -> tuple[list[dict[str, Any]], CacheState]:
+        cached = None if skip_cache else await self._db.campaigns.list(caller.tenant)
+        if cached is not None and is_fresh(cached.fetched_at, self._ttl, self._clock()):
+            return cached.campaigns, "hit"
+        try:
+            response = await self._client.list_campaigns(
+                caller.api_key, timeout=_budget(timeout, cached is not None)
+            )
+        except _STALE_OK as exc:
+            if cached is None:
+                raise
+            _log.warning("serving campaign list stale: %s", type(exc).__name__)
+            return cached.campaigns, "stale"
+        campaigns = response.get("campaigns")
+        if not isinstance(campaigns, list) or not all(isinstance(c, dict) for c in campaigns):
+            raise MalformedResponse("list response has no 'campaigns' array", status=200)
+        with_ids = [c for c in campaigns if isinstance(c.get("id"), str)]
+        await self._db.campaigns.put_many(
+            caller.tenant, with_ids, fetched_at=self._clock(), replace_all=True
+        )
+        return campaigns, "miss"
+
+    # -- write --------------------------------------------------------------
+
+    async def delete(self, caller: Caller, campaign_id: str, *, timeout: float | None) -> None:
+        try:
+            response = await self._client.delete_campaign(caller.api_key, campaign_id, timeout=timeout)
+        finally:
+            # Whatever happened, the cached copy may now be wrong.
+            await asyncio.shield(self._forget(caller, campaign_id))
+        if response.get("success") is False:
+            raise errors.OperationRefused("the Revox API refused to delete the campaign")
+
+    async def cancel(
+        self, caller: Caller, campaign_id: str, *, timeout: float | None
+    ) -> dict[str, Any]:
+        try:
+            response = await self._client.cancel_campaign(caller.api_key, campaign_id, timeout=timeout)
+            if response.get("success") is False:
+                raise errors.OperationRefused("the Revox API refused to cancel the campaign")
+            refreshed = _campaign_of(
+                await self._client.get_campaign(caller.api_key, campaign_id, timeout=timeout)
+            )
+        except BaseException:
+            await asyncio.shield(self._forget(caller, campaign_id))
+            raise
+        await self._remember(caller, refreshed)
+        return refreshed
+
+    async def _forget(self, caller: Caller, campaign_id: str) -> None:
+        await self._db.campaigns.evict(caller.tenant, campaign_id)
+        await self._db.campaigns.invalidate_list(caller.tenant)
+
+    # -- rows ---------------------------------------------------------------
+
+    async def rows(
+        self, caller: Caller, campaign_id: str, params: dict[str, Any], *, timeout: float | None
+    ) -> dict[str, Any]:
+        response = await self._client.get_rows(caller.api_key, campaign_id, timeout=timeout, **params)
+        if not isinstance(response.get("rows"), list):
+            raise MalformedResponse("rows response has no 'rows' array", status=200)
+        return response
+
+    async def export(self, caller: Caller, campaign_id: str, *, timeout: float | None) -> dict[str, Any]:
+        response = await self._client.export_rows(caller.api_key, campaign_id, timeout=timeout)
+        if not isinstance(response.get("csv"), str):
+            raise MalformedResponse("export response has no 'csv' string", status=200)
+        return response
+
+
+def _campaign_of(response: dict[str, Any]) -> dict[str, Any]:
+    campaign = response.get("campaign")
+    if not isinstance(campaign, dict):
+        raise MalformedResponse("response has no 'campaign' object", status=200)
+    return campaign
+
+
+def _budget(timeout: float | None, have_fallback: bool) -> float | None:
+    if timeout is None or not have_fallback:
+        return timeout
+    return timeout * _STALE_BUDGET
+
+
+def _definitely_not_created(exc: BaseException) -> bool:
+    """True when the upstream certainly did not create the campaign.
+
+    A 4xx answer, a request refused before sending, and a refused connection
+    mean nothing was created. A 5xx
+    answer is the upstream saying it failed; it is taken at its word, so the
+    caller may retry with the same request_id. A timeout, a dropped connection
+    after sending, a malformed 2xx or a cancellation leave the outcome
+    unknown: the request_id stays reserved rather than risk calling the
+    contact list twice.
+    """
+    if isinstance(exc, UpstreamStatusError):
+        return True
+    if isinstance(exc, UpstreamUnavailable):
+        return _never_sent(exc)
+    return not isinstance(exc, UpstreamError | asyncio.CancelledError) and isinstance(exc, Exception)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    import httpx
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return True
+        cause = cause.__cause__
+    return False
