@@ -1,0 +1,74 @@
+"""The embedded Revox Campaigns API simulator.
+
+A real aiohttp server that stands in for ``https://www.getrevox.com/api`` in ``make run``,
+in every test and in users' sandboxes, so no real phone is ever dialled. It serves the
+seed's seven endpoints at the root of its listen address::
+
+    POST   /campaigns                 GET /campaigns/{id}/rows   (page is 0-based)
+    GET    /campaigns                 GET /campaigns/{id}/export
+    GET    /campaigns/{id}            POST /campaigns/{id}/cancel
+    DELETE /campaigns/{id}
+
+plus an unauthenticated control API under ``/_simulator/`` (``GET state``, ``GET|POST|DELETE
+faults``, ``POST advance {"seconds": N}``) that is not counted in ``request_count``.
+
+Embedding::
+
+    async with Simulator(SimulatorConfig(seed=1, clock="manual")) as sim:
+        sim.base_url                  # API root, e.g. http://127.0.0.1:54321
+        await sim.advance(60)         # simulated seconds; deterministic, no real sleeping
+        sim.faults.fail_next(2, status=503)
+
+Conventions (the rest of the gateway relies on them):
+
+* Auth: ``Authorization: Bearer sk_test_...``; every distinct key is its own organization
+  (``org_`` + 12 hex of sha256(key)); anything else → 401. Other orgs' campaigns → 404.
+* Pages are **0-based**; ``page`` defaults to 0, ``page_size`` to 50 (0 also means 50),
+  max 1000; negatives or > 1000 → 400.
+* ``GET /campaigns`` lists newest first. Rows are ordered by ``row_index``; ``query`` is a
+  case-insensitive substring of the phone number or any prompt variable value; ``result``
+  matches the last attempt's result (``all`` = no filter, ``none`` = no result yet);
+  ``statuses`` is a comma-separated list of call statuses.
+* Timestamps are ISO 8601 UTC with milliseconds and ``Z``.
+* Clock: ``SimulatorConfig(clock="manual")`` starts Monday 2026-03-02 09:00 UTC and moves
+  only through ``await sim.advance(s)``; ``clock="real"`` (the default) starts today at
+  15:00 UTC (inside the default 10:00-18:00 window for Europe and the US east coast) and runs
+  at ``speedup`` (default 60: an attempt takes 1-4 real seconds, a 2 h retry 2 minutes).
+  ``ignore_windows=True`` / ``--ignore-windows`` places calls at any simulated hour.
+* Errors: ``{"error": {"message", "field", "code"}}``; codes ``invalid_argument`` (400),
+  ``unauthenticated`` (401), ``not_found`` (404), ``rate_limited`` (429, ``Retry-After``),
+  ``internal`` (5xx).
+* Call (row) statuses: initializing → queued_for_calling → calling → completed / errored,
+  with ``scheduled`` while waiting for ``scheduled_at``, a calling window or a retry, and
+  ``cancelled`` after a campaign cancel. ``row_stats`` buckets, always computed from the
+  same counters the rows update:
+
+  ==========  ===============================================================
+  pending     initializing + queued_for_calling + scheduled with no attempt yet
+  calling     calling
+  retry       scheduled after at least one attempt
+  completed   completed
+  failed      errored + cancelled
+  total       all rows
+  ==========  ===============================================================
+
+* Campaign status: ``draft`` while ``scheduled_at`` is in the future, ``completed`` once
+  every row is terminal (also after a cancel), else ``running``. ``paused`` is never used.
+* ``max_retry_attempts`` counts retries: at most ``1 + max_retry_attempts`` attempts. Voicemail
+  and the busy / no_answer dial errors are retried after the window's
+  ``retry_delay_seconds``; when retries are exhausted the call is ``errored``. Other dial
+  errors error the call at once; answered results (human, IVR, unknown,
+  ios-screening-filter) complete it.
+* Drift mode (``sim.faults.drift = True`` / ``--drift``): SDK 0.5.0 shapes – extra fields,
+  campaign status never ``draft``, call statuses ``post_processing`` / ``not_launched``,
+  voice provider ``gradium``, realtime LLMs, rows response ``{"rows": [...]}`` only.
+"""
+
+from __future__ import annotations
+
+from ._cli import main
+from ._clock import SimClock
+from ._faults import FaultRule, Faults
+from ._server import Simulator, SimulatorConfig
+
+__all__ = ["FaultRule", "Faults", "SimClock", "Simulator", "SimulatorConfig", "main"]

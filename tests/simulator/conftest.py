@@ -1,0 +1,57 @@
+"""Fixtures for the simulator tests: a manual-clock simulator on a real port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.simulator import Simulator, SimulatorConfig
+
+KEY = "sk_test_alpha"
+OTHER_KEY = "sk_test_beta"
+
+
+def contacts(n: int, prefix: str = "+3361234", **extra: str) -> list[dict[str, Any]]:
+    """n Paris mobile numbers with prompt variables."""
+    return [
+        {"to_phone_number": f"{prefix}{i:04d}",
+         "prompt_variables": {"first_name": f"Name{i}", **extra}}
+        for i in range(n)
+    ]
+
+
+def expected_stats(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """row_stats as documented in gateway.simulator, computed from rendered rows."""
+    stats = {"calling": 0, "completed": 0, "failed": 0, "pending": 0, "retry": 0,
+             "total": len(rows)}
+    for row in rows:
+        call = row["call"]
+        status = call["status"]
+        if status in ("initializing", "queued_for_calling"):
+            stats["pending"] += 1
+        elif status == "scheduled":
+            stats["retry" if call["calls_count"] else "pending"] += 1
+        elif status == "calling":
+            stats["calling"] += 1
+        elif status == "completed":
+            stats["completed"] += 1
+        else:
+            assert status in ("errored", "cancelled"), status
+            stats["failed"] += 1
+    return stats
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(SimulatorConfig(seed=1234, clock="manual")) as s:
+        yield s
+
+
+@pytest.fixture
+async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=sim.base_url,
+                                 headers={"Authorization": f"Bearer {KEY}"}) as c:
+        yield c
