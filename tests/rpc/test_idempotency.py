@@ -1,0 +1,89 @@
+"""CreateCampaign with a request_id creates once: retries, races and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from gateway.simulator import Simulator
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb, campaign_service_pb2_grpc
+
+from ..conftest import auth
+from .helpers import create_request, error_info, violated_fields
+
+
+async def _count_campaigns(stub) -> int:
+    listed = await stub.ListCampaigns(pb.ListCampaignsRequest(skip_cache=True), metadata=auth())
+    return len(listed.campaigns)
+
+
+async def test_duplicate_returns_the_first_result_without_a_second_post(stub) -> None:
+    request = create_request(3, request_id="0b6b4f0e-6f5c-4a53-9d3c-5b1f0d7c2a11")
+    first = await stub.CreateCampaign(request, metadata=auth())
+    second = await stub.CreateCampaign(request, metadata=auth())
+    assert second.id == first.id
+    assert await _count_campaigns(stub) == 1
+
+
+async def test_concurrent_duplicates_wait_for_the_first(stub, upstream: Simulator) -> None:
+    upstream.faults.add_latency(0.3, method="POST")
+    request = create_request(2, request_id="race-1")
+    results = await asyncio.gather(*(stub.CreateCampaign(request, metadata=auth()) for _ in range(5)))
+    assert len({r.id for r in results}) == 1
+    upstream.faults.clear()
+    assert await _count_campaigns(stub) == 1
+
+
+async def test_same_request_id_with_another_body_is_invalid(stub) -> None:
+    await stub.CreateCampaign(create_request(2, request_id="rid-2"), metadata=auth())
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateCampaign(create_request(2, request_id="rid-2", name="other"), metadata=auth())
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(info.value) == ["request_id"]
+    assert error_info(info.value).reason == "REQUEST_ID_REUSED"
+
+
+async def test_request_ids_are_scoped_to_the_api_key(stub) -> None:
+    request = create_request(1, request_id="shared-id")
+    a = await stub.CreateCampaign(request, metadata=auth("sk_test_alice"))
+    b = await stub.CreateCampaign(request, metadata=auth("sk_test_bob"))
+    assert a.id != b.id
+
+
+async def test_replay_survives_a_gateway_restart(gateway, start_gateway, upstream: Simulator) -> None:
+    request = create_request(2, request_id="restart-1")
+    async with grpc.aio.insecure_channel(gateway.address) as ch:
+        first = await campaign_service_pb2_grpc.CampaignServiceStub(ch).CreateCampaign(request, metadata=auth())
+    await gateway.stop()
+    async with start_gateway() as again, grpc.aio.insecure_channel(again.address) as ch:
+        stub = campaign_service_pb2_grpc.CampaignServiceStub(ch)
+        second = await stub.CreateCampaign(request, metadata=auth())
+        assert second.id == first.id
+        assert await _count_campaigns(stub) == 1
+
+
+async def test_a_failed_create_can_be_retried_with_the_same_id(stub, upstream: Simulator) -> None:
+    upstream.faults.fail_next(1, status=503, method="POST")
+    request = create_request(1, request_id="retry-after-503")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateCampaign(request, metadata=auth())
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    created = await stub.CreateCampaign(request, metadata=auth())
+    assert created.id
+    assert await _count_campaigns(stub) == 1
+
+
+async def test_an_unknown_outcome_is_never_retried_blindly(stub, upstream: Simulator) -> None:
+    # The POST reaches the upstream but the answer is lost: the campaign may exist.
+    upstream.faults.malformed_next(1, method="POST")
+    request = create_request(1, request_id="lost-answer")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateCampaign(request, metadata=auth())
+    assert info.value.code() == grpc.StatusCode.INTERNAL
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateCampaign(request, metadata=auth())
+    assert info.value.code() == grpc.StatusCode.ABORTED
+    assert error_info(info.value).reason == "CREATE_OUTCOME_UNKNOWN"
+    assert await _count_campaigns(stub) == 1
