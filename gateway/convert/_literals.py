@@ -14,8 +14,14 @@ from google.protobuf.descriptor import EnumDescriptor
 
 from generated.revox.campaigns.v1 import (
     assistant_pb2 as a,
+)
+from generated.revox.campaigns.v1 import (
     campaign_pb2 as c,
+)
+from generated.revox.campaigns.v1 import (
     campaign_service_pb2 as s,
+)
+from generated.revox.campaigns.v1 import (
     row_pb2 as r,
 )
 

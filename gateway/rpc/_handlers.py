@@ -14,9 +14,10 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+
 from ._servicer import CampaignServicer
 from ._status import status_for
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 __all__ = ["SERVICE_NAME", "generic_handler"]
 

@@ -14,12 +14,15 @@ from typing import Protocol
 import grpc
 from google.protobuf import empty_pb2
 
+from generated.revox.campaigns.v1 import campaign_pb2
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+
 from .. import convert
 from ..errors import FieldViolation, InvalidArgument
-from ..service import CampaignRead, CampaignService as Campaigns, Caller
+from ..service import Caller, CampaignRead
+from ..service import CampaignService as Campaigns
 from . import _validation as check
 from ._auth import api_key_from
-from generated.revox.campaigns.v1 import campaign_pb2, campaign_service_pb2 as pb
 
 __all__ = ["CampaignServicer", "Watcher"]
 

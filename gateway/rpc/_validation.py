@@ -15,12 +15,17 @@ from functools import lru_cache
 import phonenumbers
 from google.protobuf.message import Message
 
-from ..errors import FieldViolation, InvalidArgument
 from generated.revox.campaigns.v1 import (
     assistant_pb2 as a,
+)
+from generated.revox.campaigns.v1 import (
     campaign_service_pb2 as s,
+)
+from generated.revox.campaigns.v1 import (
     row_pb2 as r,
 )
+
+from ..errors import FieldViolation, InvalidArgument
 
 __all__ = [
     "MAX_CONTACTS",

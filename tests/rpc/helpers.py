@@ -6,7 +6,8 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from generated.revox.campaigns.v1 import assistant_pb2, campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import assistant_pb2
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 
 def create_request(n: int = 3, **fields: object) -> pb.CreateCampaignRequest:

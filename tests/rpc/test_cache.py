@@ -6,7 +6,8 @@ import grpc
 import pytest
 
 from gateway.simulator import Simulator
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb, campaign_service_pb2_grpc
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
 from ..conftest import auth
 from .helpers import create_request

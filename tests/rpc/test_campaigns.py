@@ -9,7 +9,8 @@ import grpc
 import pytest
 
 from gateway.simulator import Simulator
-from generated.revox.campaigns.v1 import campaign_pb2, campaign_service_pb2 as pb, row_pb2
+from generated.revox.campaigns.v1 import campaign_pb2, row_pb2
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 from ..conftest import auth
 from .helpers import create_request, error_info

@@ -9,7 +9,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.simulator import Simulator
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb, campaign_service_pb2_grpc
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
 from ..conftest import auth
 
