@@ -23,6 +23,7 @@ from ..config import SIMULATOR_KEY, Settings
 from ..service import CampaignService
 from ..store import Database
 from ..upstream import RevoxClient
+from ..watch import WatchHub
 from ._handlers import SERVICE_NAME, generic_handler
 from ._servicer import CampaignServicer
 
@@ -46,7 +47,7 @@ class Gateway:
         self.db: Database | None = None
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
-        self.watch: Any = None
+        self.watch: WatchHub | None = None
 
     async def __aenter__(self) -> Gateway:
         try:
@@ -77,7 +78,7 @@ class Gateway:
             RevoxClient(self.upstream_url, transport=self._transport, default_timeout=s.upstream_timeout)
         )
         campaigns = CampaignService(client, self.db, ttl=s.cache_ttl)
-        self.watch = await self._start_watch(client, campaigns)
+        self.watch = await self._start_watch(client)
         servicer = CampaignServicer(campaigns, default_api_key=self.default_api_key, watcher=self.watch)
 
         server = grpc.aio.server(
@@ -98,8 +99,13 @@ class Gateway:
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
-    async def _start_watch(self, client: RevoxClient, campaigns: CampaignService) -> Any:
-        return None
+    async def _start_watch(self, client: RevoxClient) -> WatchHub:
+        assert self.db is not None
+        # A key derived from the tenant secret signs resume tokens, so a token
+        # from another gateway database does not verify.
+        token_key = bytes.fromhex(self.db.tenants.tenant_of("\x00watch-token-key"))
+        hub = WatchHub(client=client, changelog=self.db.changelog, settings=self.settings, token_key=token_key)
+        return await self._stack.enter_async_context(hub)
 
     def _bind(self, server: grpc.aio.Server) -> int:
         s = self.settings

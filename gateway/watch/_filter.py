@@ -1,0 +1,112 @@
+"""A watch's row filter and how a logged change looks through it.
+
+Why here and not in SQL: every subscriber of a campaign shares one change
+log; filters differ per subscriber, so a change is classified per filter
+(ADDED when a row enters the filter, MODIFIED while it stays, REMOVED when it
+leaves or is deleted upstream). The previous state comes from the log's
+prev_status/prev_result; phone number and input data never change, so the
+query part of the filter is evaluated on the row itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..convert import result_literal, status_literals
+from ..store import Change, default_extractor
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+
+__all__ = ["RowFilter", "Verdict"]
+
+ADDED = pb.ROW_CHANGE_TYPE_ROW_ADDED
+MODIFIED = pb.ROW_CHANGE_TYPE_ROW_MODIFIED
+REMOVED = pb.ROW_CHANGE_TYPE_ROW_REMOVED
+LEFT = pb.ROW_REMOVAL_REASON_LEFT_FILTER
+DELETED = pb.ROW_REMOVAL_REASON_DELETED
+
+# (RowChangeType, RowRemovalReason) or None when the change is invisible.
+Verdict = tuple[int, int] | None
+
+
+def _text_values(value: Any) -> Iterable[str]:
+    if isinstance(value, Mapping):
+        for v in value.values():
+            yield from _text_values(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _text_values(v)
+    elif value is not None:
+        yield str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class RowFilter:
+    statuses: frozenset[str] | None  # None: any status
+    result: str | None  # None: any; "none": no result yet
+    query: str | None  # lower-cased substring
+    fingerprint: str
+
+    @classmethod
+    def build(
+        cls, statuses: Iterable[str] = (), result: str | None = None, query: str | None = None
+    ) -> RowFilter:
+        st = frozenset(statuses) or None
+        res = None if result in (None, "", "all") else result
+        q = (query or "").strip().lower() or None
+        canon = json.dumps([sorted(st) if st else None, res, q], separators=(",", ":"))
+        fp = hashlib.sha256(canon.encode()).hexdigest()[:16]
+        return cls(st, res, q, fp)
+
+    @classmethod
+    def from_request(cls, req: pb.WatchCampaignRowsRequest) -> RowFilter:
+        return cls.build(status_literals(req.statuses), result_literal(req.result), req.query)
+
+    @property
+    def is_all(self) -> bool:
+        return self.statuses is None and self.result is None and self.query is None
+
+    def _query_ok(self, row: Mapping[str, Any]) -> bool:
+        if self.query is None:
+            return True
+        phone = row.get("phone_number")
+        if phone is not None and self.query in str(phone).lower():
+            return True
+        return any(self.query in v.lower() for v in _text_values(row.get("input_data")))
+
+    def _state_ok(self, status: str | None, result: str | None) -> bool:
+        if self.statuses is not None and status not in self.statuses:
+            return False
+        if self.result is None:
+            return True
+        if self.result == "none":
+            return result is None
+        return result == self.result
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        if self.is_all:
+            return True
+        status, result = default_extractor(dict(row))
+        return self._state_ok(status, result) and self._query_ok(row)
+
+    def classify(self, change: Change) -> Verdict:
+        if self.is_all:
+            if change.kind == "added":
+                return (ADDED, 0)
+            if change.kind == "removed":
+                return (REMOVED, DELETED)
+            return (MODIFIED, 0)
+        if not self._query_ok(change.row):
+            return None
+        if change.kind == "added":
+            return (ADDED, 0) if self._state_ok(change.status, change.result) else None
+        prev = self._state_ok(change.prev_status, change.prev_result)
+        if change.kind == "removed":
+            return (REMOVED, DELETED) if prev else None
+        new = self._state_ok(change.status, change.result)
+        if new:
+            return (MODIFIED, 0) if prev else (ADDED, 0)
+        return (REMOVED, LEFT) if prev else None

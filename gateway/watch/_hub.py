@@ -1,0 +1,246 @@
+"""WatchHub: the registry of watched campaigns, their pollers and subscribers.
+
+Why a hub: all subscribers of a campaign share one poller and one change log,
+so upstream load and commit work are independent of the number of watchers.
+The hub also owns admission (each subscriber's own key must see the
+campaign), snapshot sharing, log compaction and shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any
+
+from ..convert import decode
+from ..errors import ShuttingDown
+from ..store import ChangeLog
+from ..upstream import RevoxClient
+from ._events import Mailbox
+from ._filter import ADDED, RowFilter
+from ._poller import CampaignState, Poller
+from ._stream import run_stream
+from ._token import COMPLETE, Position, TokenCodec
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb, row_pb2
+
+__all__ = ["WatchHub"]
+
+log = logging.getLogger(__name__)
+_SHUTDOWN_MSG = "gateway is shutting down; resume with your last resume_token"
+
+
+class WatchHub:
+    """See module docstring. Use as ``async with hub``; streams via :meth:`watch`."""
+
+    def __init__(
+        self,
+        *,
+        client: RevoxClient,
+        changelog: ChangeLog,
+        settings: Any,
+        token_key: bytes,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.changelog = changelog
+        self.settings = settings
+        self.tokens = TokenCodec(token_key)
+        self.clock = clock
+        self.closing = False
+        self._campaigns: dict[str, CampaignState] = {}
+        self._snap_locks: dict[str, asyncio.Lock] = {}
+        self._snap_cache: dict[tuple[str, str], tuple[int, list[pb.WatchCampaignRowsResponse]]] = {}
+        self._counters: dict[str, int] = {
+            "upstream_requests": 0,
+            "admission_requests": 0,
+            "polls": 0,
+            "poll_errors": 0,
+            "last_cycle_requests": 0,
+        }
+        self._compactor: asyncio.Task[None] | None = None
+        self._webhook: Any = None
+        self._timeout = float(getattr(settings, "upstream_timeout", 10.0) or 10.0)
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def __aenter__(self) -> WatchHub:
+        self._compactor = asyncio.create_task(self._compact_forever(), name="watch-compactor")
+        if getattr(self.settings, "webhook_listen", None):
+            from ._webhook import WebhookServer
+
+            self._webhook = WebhookServer(self, self.settings.webhook_listen)
+            await self._webhook.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.shutdown()
+        if self._compactor is not None:
+            self._compactor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._compactor
+        if self._webhook is not None:
+            await self._webhook.stop()
+
+    async def shutdown(self) -> None:
+        """End every open stream with ShuttingDown and stop the pollers."""
+        self.closing = True
+        tasks = []
+        for st in list(self._campaigns.values()):
+            for mb in list(st.mailboxes):
+                mb.fail(ShuttingDown(_SHUTDOWN_MSG))
+            if st.linger is not None:
+                st.linger.cancel()
+            if st.task is not None and not st.task.done():
+                st.task.cancel()
+                tasks.append(st.task)
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+    async def _compact_forever(self) -> None:
+        retention = float(self.settings.retention_seconds)
+        period = max(0.05, min(retention / 10, 60.0))
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.compact()
+            except Exception:
+                log.exception("watch log compaction failed")
+
+    async def compact(self) -> int:
+        return await self.changelog.compact(self.clock() - float(self.settings.retention_seconds))
+
+    # -- public -------------------------------------------------------------------
+
+    def watch(
+        self, caller: Any, request: pb.WatchCampaignRowsRequest, context: Any = None
+    ) -> AsyncIterator[pb.WatchCampaignRowsResponse]:
+        return run_stream(self, caller.api_key, request, context)
+
+    def poke(self, campaign_id: str) -> bool:
+        """Poll ``campaign_id`` now if it is watched (webhook push)."""
+        st = self._campaigns.get(campaign_id)
+        if st is None or st.task is None or st.task.done():
+            return False
+        st.wake.set()
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "campaigns": len(self._campaigns),
+            "pollers": sum(
+                1 for s in self._campaigns.values() if s.task is not None and not s.task.done()
+            ),
+            "subscribers": sum(len(s.mailboxes) for s in self._campaigns.values()),
+            **self._counters,
+        }
+
+    # -- used by streams ------------------------------------------------------------
+
+    def token_fn(self, campaign_id: str, fingerprint: str) -> Callable[[Position], str]:
+        epoch = self.changelog.epoch
+        encode = self.tokens.encode
+        return lambda pos: encode(epoch, campaign_id, fingerprint, pos)
+
+    async def admit(self, api_key: str, campaign_id: str) -> None:
+        """The subscriber's own key must see the campaign (NotFound etc. propagate)."""
+        self._counters["admission_requests"] += 1
+        await self.client.get_campaign(api_key, campaign_id, timeout=self._timeout)
+
+    async def subscribe(self, campaign_id: str, api_key: str) -> tuple[CampaignState, Mailbox]:
+        if self.closing:
+            raise ShuttingDown(_SHUTDOWN_MSG)
+        st = self._campaigns.get(campaign_id)
+        if st is None:
+            st = self._campaigns[campaign_id] = CampaignState(campaign_id)
+        if st.linger is not None:
+            st.linger.cancel()
+            st.linger = None
+        mb = Mailbox(api_key, int(self.settings.subscriber_queue))
+        st.mailboxes.add(mb)
+        st.add_key(api_key)
+        if not st.final and (st.task is None or st.task.done()):
+            if (await self.changelog.state(campaign_id)).terminal:
+                st.final = True
+                st.ready.set()
+            elif st.task is None or st.task.done():
+                poller = Poller(
+                    st, client=self.client, changelog=self.changelog, settings=self.settings,
+                    clock=self.clock, counters=self._counters,
+                )
+                st.task = asyncio.create_task(poller.run(), name=f"watch-poller-{campaign_id}")
+        return st, mb
+
+    def unsubscribe(self, st: CampaignState, mb: Mailbox) -> None:
+        st.mailboxes.discard(mb)
+        st.drop_key(mb.api_key)
+        if not st.mailboxes and st.linger is None:
+            linger = float(self.settings.linger_seconds)
+            st.linger = asyncio.get_running_loop().call_later(linger, self._reap, st)
+
+    def _reap(self, st: CampaignState) -> None:
+        st.linger = None
+        if st.mailboxes:
+            return
+        if st.task is not None and not st.task.done():
+            st.task.cancel()
+        if self._campaigns.get(st.campaign_id) is st:
+            del self._campaigns[st.campaign_id]
+            self._snap_locks.pop(st.campaign_id, None)
+            for k in [k for k in self._snap_cache if k[0] == st.campaign_id]:
+                del self._snap_cache[k]
+
+    async def read_snapshot(
+        self, campaign_id: str, flt: RowFilter, *, after: str | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Rows matching ``flt`` (id > after) and their revision, from one read transaction."""
+        rev = 0
+        rows: list[dict[str, Any]] = []
+        async with contextlib.aclosing(self.changelog.iter_snapshot(campaign_id)) as pages:
+            async for page in pages:
+                rev = page.revision
+                rows.extend(
+                    r for r in page.rows
+                    if (after is None or str(r["id"]) > after) and flt.matches(r)
+                )
+        return rev, rows
+
+    def snapshot_messages(
+        self, rows: list[dict[str, Any]], rev: int, token: Callable[[Position], str]
+    ) -> list[pb.WatchCampaignRowsResponse]:
+        return [
+            pb.WatchCampaignRowsResponse(
+                resume_token=token(Position(rev, COMPLETE, str(r["id"]))),
+                revision=rev,
+                row_change=pb.RowChange(
+                    type=ADDED, row=decode(r, row_pb2.Row), in_snapshot=True
+                ),
+            )
+            for r in rows
+        ]
+
+    async def snapshot_responses(
+        self, st: CampaignState, flt: RowFilter, token: Callable[[Position], str]
+    ) -> tuple[int, list[pb.WatchCampaignRowsResponse]]:
+        """The initial snapshot as messages, shared by subscribers joining at one revision.
+
+        A cached snapshot at S is reused only while S is the last published
+        revision: anything committed later is published to the (already
+        registered) mailbox, so the stream stays gap-free.
+        """
+        key = (st.campaign_id, flt.fingerprint)
+        lock = self._snap_locks.setdefault(st.campaign_id, asyncio.Lock())
+        async with lock:
+            cached = self._snap_cache.get(key)
+            if cached is not None and cached[0] == st.revision:
+                return cached
+            rev, rows = await self.read_snapshot(st.campaign_id, flt)
+            built = (rev, self.snapshot_messages(rows, rev, token))
+            self._snap_cache[key] = built
+            return built
