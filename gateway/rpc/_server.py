@@ -78,6 +78,7 @@ class Gateway:
             RevoxClient(self.upstream_url, transport=self._transport, default_timeout=s.upstream_timeout)
         )
         campaigns = CampaignService(client, self.db, ttl=s.cache_ttl)
+        self._stack.push_async_callback(campaigns.drain)
         self.watch = await self._start_watch(client)
         servicer = CampaignServicer(campaigns, default_api_key=self.default_api_key, watcher=self.watch)
 

@@ -52,19 +52,21 @@ _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _TIME_24H = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
 _TIME_12H = re.compile(r"(1[0-2]|0?[1-9])(:[0-5]\d)?\s?[aApP][mM]")
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")
+_COUNTRY_CODES = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 _CALL_STATUSES = frozenset(r.CallStatus.values()) - {r.CALL_STATUS_UNSPECIFIED}
 _RESULTS = frozenset(s.RowResultFilter.values())
 
 
 def is_e164(number: str) -> bool:
-    """``+`` and 7–15 digits with a country code the numbering plan knows."""
+    """``+`` and 7–15 digits starting with a country code the numbering plan knows.
+
+    Only the country code is looked up (what ``phonenumbers.parse`` checks),
+    from its table directly: parsing every contact of a 10,000-row create
+    cost more than the rest of the request.
+    """
     if not _E164.fullmatch(number):
         return False
-    try:
-        phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return True
+    return any(int(number[1 : 1 + n]) in _COUNTRY_CODES for n in (1, 2, 3))
 
 
 def is_window_time(value: str) -> bool:

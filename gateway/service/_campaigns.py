@@ -76,6 +76,24 @@ class CampaignService:
         self._db = db
         self._ttl = ttl
         self._clock = clock
+        # Write-through of reads happens beside the response, not before it:
+        # the store keeps the newest observation whatever order writes land in.
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def _write_behind(self, write: Any) -> None:
+        task = asyncio.create_task(write)
+        self._writes.add(task)
+        task.add_done_callback(self._write_done)
+
+    def _write_done(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.warning("cache write failed: %r", task.exception())
+
+    async def drain(self) -> None:
+        """Wait for pending cache writes (before closing the database)."""
+        while self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
 
     def caller(self, api_key: str) -> Caller:
         return Caller(api_key=api_key, tenant=self._db.tenants.tenant_of(api_key))
@@ -152,7 +170,7 @@ class CampaignService:
             return CampaignRead(cached.payload, cached.fetched_at, "stale")
         campaign = _campaign_of(response)
         fetched_at = self._clock()
-        await self._db.campaigns.put(caller.tenant, campaign_id, campaign, fetched_at=fetched_at)
+        self._write_behind(self._db.campaigns.put(caller.tenant, campaign_id, campaign, fetched_at=fetched_at))
         return CampaignRead(campaign, fetched_at, "miss")
 
     async def list(
@@ -174,8 +192,8 @@ class CampaignService:
         if not isinstance(campaigns, list) or not all(isinstance(c, dict) for c in campaigns):
             raise MalformedResponse("list response has no 'campaigns' array", status=200)
         with_ids = [c for c in campaigns if isinstance(c.get("id"), str)]
-        await self._db.campaigns.put_many(
-            caller.tenant, with_ids, fetched_at=self._clock(), replace_all=True
+        self._write_behind(
+            self._db.campaigns.put_many(caller.tenant, with_ids, fetched_at=self._clock(), replace_all=True)
         )
         return campaigns, "miss"
 
@@ -207,6 +225,7 @@ class CampaignService:
         return refreshed
 
     async def _forget(self, caller: Caller, campaign_id: str) -> None:
+        await self.drain()  # a read's write-behind must not land after the eviction
         await self._db.campaigns.evict(caller.tenant, campaign_id)
         await self._db.campaigns.invalidate_list(caller.tenant)
 
