@@ -19,11 +19,13 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import row_pb2
+
 from ..convert import decode, number_of
 from ..store import Change
 from ._filter import MODIFIED, RowFilter
 from ._token import Position
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb, row_pb2
 
 __all__ = ["Batch", "Mailbox", "TokenFn", "timestamp"]
 

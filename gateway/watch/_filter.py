@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+
 from ..convert import result_literal, status_literals
 from ..store import Change, default_extractor
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 __all__ = ["RowFilter", "Verdict"]
 

@@ -16,6 +16,9 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
 
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import row_pb2
+
 from ..convert import decode
 from ..errors import ShuttingDown
 from ..store import ChangeLog
@@ -25,7 +28,6 @@ from ._filter import ADDED, RowFilter
 from ._poller import CampaignState, Poller
 from ._stream import run_stream
 from ._token import COMPLETE, Position, TokenCodec
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb, row_pb2
 
 __all__ = ["WatchHub"]
 

@@ -14,13 +14,14 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+
 from ..errors import ResumeTokenExpired, ResumeTokenInvalid, ShuttingDown
 from ..store import RevisionAhead, RevisionCompacted
 from ._events import Batch, Mailbox, group, timestamp
 from ._filter import RowFilter
 from ._poller import CampaignState
 from ._token import COMPLETE, Position
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 if TYPE_CHECKING:
     from ._hub import WatchHub

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from gateway.watch import WatchHub
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb, row_pb2
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import row_pb2
 
 from .conftest import Env, Sub, kind, request
 

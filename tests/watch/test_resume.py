@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb, row_pb2
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import row_pb2
 
 from .conftest import Env, Sub, kind, request
 from .helpers import driving, events, log_events, snapshot_revision, until_final
