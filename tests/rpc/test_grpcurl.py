@@ -40,3 +40,25 @@ async def test_readme_walkthrough_runs_against_the_gateway(settings: Settings) -
     assert "contacts[0].to_phone_number" in text  # the BadRequest detail, decoded by grpcurl
     assert '"csv_chunk"' in text and '"filename"' in text
     assert '"is_cancelled": true' in text
+
+
+async def test_grpcurl_can_watch_a_campaign(settings: Settings) -> None:
+    import grpc
+
+    from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
+
+    from .helpers import create_request
+
+    async with Gateway(replace(settings, api_key="sk_test_readme")) as gw:
+        async with grpc.aio.insecure_channel(gw.address) as ch:
+            cid = (await campaign_service_pb2_grpc.CampaignServiceStub(ch).CreateCampaign(create_request(2))).id
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        proc = await asyncio.create_subprocess_exec(
+            "grpcurl", "-plaintext", "-max-time", "3", "-d", f'{{"campaign_id": "{cid}"}}', gw.address,
+            "revox.campaigns.v1.CampaignService/WatchCampaignRows", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    text = out.decode()
+    assert text.count("ROW_CHANGE_TYPE_ROW_ADDED") == 2
+    assert '"snapshot_complete"' in text and '"resume_token"' in text
