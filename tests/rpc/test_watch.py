@@ -10,7 +10,8 @@ import pytest
 from google.protobuf import duration_pb2
 
 from gateway.simulator import Simulator
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb, campaign_service_pb2_grpc
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
 from ..conftest import auth
 from .helpers import create_request, error_info
