@@ -111,6 +111,9 @@ class Gateway:
     def _bind(self, server: grpc.aio.Server) -> int:
         s = self.settings
         if s.tls_cert is None:
+            if s.tls_key is not None or s.tls_client_ca is not None:
+                # Fail closed: never downgrade a TLS/mTLS configuration to plaintext.
+                raise ValueError("tls_key and tls_client_ca need tls_cert")
             port = server.add_insecure_port(s.listen)
         else:
             key = (s.tls_key or s.tls_cert).read_bytes()
