@@ -23,6 +23,8 @@ Conventions (the rest of the gateway relies on them):
 
 * Auth: ``Authorization: Bearer sk_test_...``; every distinct key is its own organization
   (``org_`` + 12 hex of sha256(key)); anything else → 401. Other orgs' campaigns → 404.
+  ``sim.add_key(key, organization_of=other)`` makes an unused key another key of
+  ``other``'s organization; ``sim.revoke_key(key)`` makes that key alone answer 401.
 * Pages are **0-based**; ``page`` defaults to 0, ``page_size`` to 50 (0 also means 50),
   max 1000; negatives or > 1000 → 400.
 * ``GET /campaigns`` lists newest first. Rows are ordered by ``row_index``; ``query`` is a
@@ -61,7 +63,9 @@ Conventions (the rest of the gateway relies on them):
   ios-screening-filter) complete it.
 * Drift mode (``sim.faults.drift = True`` / ``--drift``): SDK 0.5.0 shapes – extra fields,
   campaign status never ``draft``, call statuses ``post_processing`` / ``not_launched``,
-  voice provider ``gradium``, realtime LLMs, rows response ``{"rows": [...]}`` only.
+  voice provider ``gradium``, realtime LLMs, rows response ``{"rows": [...]}`` only (every
+  filtered row at once, page params ignored). ``sim.faults.drift_status_literals`` renders
+  chosen call statuses under literals newer than 0.5.0 (rows and ``statuses`` filter).
 """
 
 from __future__ import annotations

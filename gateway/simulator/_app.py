@@ -59,7 +59,10 @@ def _authenticate(request: web.Request) -> Organization:
     if not key.startswith("sk_test_"):
         raise ApiError(401, "unauthenticated",
                        "invalid API key (the simulator accepts keys beginning with sk_test_)")
-    return _sim(request).store.org(key)
+    store = _sim(request).store
+    if key in store.revoked:
+        raise ApiError(401, "unauthenticated", "this API key was revoked")
+    return store.org(key)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -156,13 +159,15 @@ async def get_rows(request: web.Request) -> web.Response:
     sim = _sim(request)
     campaign = _campaign(request)
     drift = sim.faults.drift
-    query = parse_rows_query(request.query, drift=drift)
+    renamed = sim.faults.drift_status_literals if drift else None
+    query = parse_rows_query(request.query, drift=drift,
+                             extra_statuses=tuple(renamed.values()) if renamed else ())
     if drift:
         # 0.5.0's rows endpoint has no pagination: every (filtered) row at once.
         query.page, query.page_size = 0, max(1, len(campaign.rows))
-    rows, total = sim.store.select_rows(campaign, query, drift)
+    rows, total = sim.store.select_rows(campaign, query, drift, renamed)
     return _raw_json(sim.renderer.rows_json(campaign, rows, total, query.page, query.page_size,
-                                            drift))
+                                            drift, renamed))
 
 
 async def export_rows(request: web.Request) -> web.Response:

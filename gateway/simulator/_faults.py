@@ -7,6 +7,10 @@ when neither is given) and an optional scope (HTTP method and/or path prefix). R
 checked in insertion order; latency rules all apply (their delays add up) and the first
 matching terminal rule (error, rate_limit, drop, malformed) decides the response.
 Probabilities use a seeded RNG, so a seeded run injects the same faults.
+
+``drift_status_literals`` goes one step past SDK 0.5.0: in drift mode, rows render the
+mapped call statuses under literals newer than any contract (e.g. ``{"queued_for_calling":
+"waiting_in_line"}``), in bodies and in the ``statuses`` filter alike.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class Faults:
     def __init__(self, seed: int = 0) -> None:
         self.rules: list[FaultRule] = []
         self.drift = False
+        self.drift_status_literals: dict[str, str] = {}  # drifted call status -> new literal
         self._rng = random.Random(f"{seed}:faults")
 
     # -- configuration -------------------------------------------------------------------
@@ -96,12 +101,14 @@ class Faults:
         return self.set("malformed", count=n, **scope)
 
     def clear(self) -> None:
-        """Remove every rule and switch drift off."""
+        """Remove every rule and switch drift (and its renamed literals) off."""
         self.rules.clear()
         self.drift = False
+        self.drift_status_literals = {}
 
     def configure(self, spec: dict[str, Any]) -> None:
-        """Apply a JSON spec (control API): {"drift": bool, "clear": bool, "faults": [..]}.
+        """Apply a JSON spec (control API): {"drift": bool, "clear": bool, "faults": [..],
+        "drift_status_literals": {status: literal}}.
 
         Each item of ``faults`` is the keyword arguments of :meth:`set` plus ``kind``.
         A single rule may also be given at top level: {"kind": "error", "count": 2}.
@@ -110,9 +117,16 @@ class Faults:
             self.clear()
         if "drift" in spec:
             self.drift = bool(spec["drift"])
+        if "drift_status_literals" in spec:
+            literals = spec["drift_status_literals"] or {}
+            if not isinstance(literals, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) and v for k, v in literals.items()):
+                raise ValueError("drift_status_literals must map call statuses to literals")
+            self.drift_status_literals = dict(literals)
+        top = ("drift", "clear", "faults", "drift_status_literals")
         items = list(spec.get("faults") or [])
         if "kind" in spec:
-            items.append({k: v for k, v in spec.items() if k not in ("drift", "clear", "faults")})
+            items.append({k: v for k, v in spec.items() if k not in top})
         allowed = {"kind", "count", "ratio", "status", "retry_after", "seconds", "method", "path"}
         for item in items:
             if not isinstance(item, dict) or "kind" not in item:
@@ -124,7 +138,10 @@ class Faults:
             self.set(kind, **item)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"drift": self.drift, "faults": [r.to_dict() for r in self.rules]}
+        out: dict[str, Any] = {"drift": self.drift, "faults": [r.to_dict() for r in self.rules]}
+        if self.drift_status_literals:
+            out["drift_status_literals"] = dict(self.drift_status_literals)
+        return out
 
     # -- evaluation ----------------------------------------------------------------------
     def _fires(self, rule: FaultRule) -> bool:

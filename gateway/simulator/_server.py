@@ -197,6 +197,18 @@ class Simulator:
         await asyncio.sleep(0)  # let webhook deliveries start
         return self.clock.now()
 
+    def add_key(self, key: str, *, organization_of: str) -> None:
+        """Issue ``key`` as another API key of ``organization_of``'s organization (a
+        teammate's key): both keys see the same campaigns. ``key`` must be unused."""
+        if not key.startswith("sk_test_"):
+            raise ValueError("simulator API keys begin with sk_test_")
+        self.store.add_key(key, organization_of)
+
+    def revoke_key(self, key: str) -> None:
+        """From now on every API request with ``key`` gets 401 ``unauthenticated``; the
+        organization's other keys keep working."""
+        self.store.revoked.add(key)
+
     def campaign(self, campaign_id: str) -> Campaign | None:
         """The internal record of a campaign, whatever its organization (for tests)."""
         for org in self.store.orgs.values():

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -154,9 +155,10 @@ class Renderer:
             })
         return out
 
-    def row(self, c: Campaign, r: Row, drift: bool) -> dict[str, Any]:
+    def row(self, c: Campaign, r: Row, drift: bool,
+            renamed: Mapping[str, str] | None = None) -> dict[str, Any]:
         """A row with its call; the call's assistant is the marker (see module docstring)."""
-        status = public_status(r, drift)
+        status = public_status(r, drift, renamed)
         attempts = [self._attempt(a, r.phone, drift, c.assistant["id"])
                     for a in reversed(r.attempts)]
         call: dict[str, Any] = {
@@ -204,8 +206,8 @@ class Renderer:
                 "row_index": r.index, "call": call}
 
     def rows_json(self, c: Campaign, rows: list[Row], total: int, page: int, page_size: int,
-                  drift: bool) -> str:
-        rendered = [self.row(c, r, drift) for r in rows]
+                  drift: bool, renamed: Mapping[str, str] | None = None) -> str:
+        rendered = [self.row(c, r, drift, renamed) for r in rows]
         body: dict[str, Any] = {"rows": rendered}
         if not drift:
             body = {"page": page, "page_size": page_size, "rows": rendered, "total": total}

@@ -1,4 +1,5 @@
-"""In-memory state, partitioned by organization (one per API key).
+"""In-memory state, partitioned by organization (one per API key, unless a key was added to
+another key's organization with :meth:`Store.add_key`).
 
 Ids are derived from ``sha256(seed, counter)`` so a seeded run produces the same ids.
 Row, call and attempt ids share the row's suffix (``row_X`` / ``call_X`` / ``att_X01``),
@@ -8,6 +9,7 @@ which makes creating 100,000 rows a cheap loop.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +27,16 @@ def org_id_for_key(api_key: str) -> str:
     return "org_" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
 
 
-def public_status(row: Row, drift: bool) -> str:
-    """The call status as rendered: 0.1.1 has no post_processing / not_launched."""
+def public_status(row: Row, drift: bool, renamed: Mapping[str, str] | None = None) -> str:
+    """The call status as rendered: 0.1.1 has no post_processing / not_launched.
+
+    ``renamed`` (drift only) maps a drifted literal to the one rendered instead.
+    """
     status = row.status
     if drift:
         if status == "cancelled" and not row.attempts:
-            return "not_launched"
-        return status
+            status = "not_launched"
+        return renamed.get(status, status) if renamed else status
     return "calling" if status == "post_processing" else status
 
 
@@ -48,14 +53,23 @@ class Store:
         self.default_cap = default_cap
         self.webhook_url = webhook_url
         self.orgs: dict[str, Organization] = {}
+        self.key_orgs: dict[str, str] = {}  # keys added to another key's organization
+        self.revoked: set[str] = set()
         self._counter = 0
 
     def _new_hex(self, kind: str) -> str:
         self._counter += 1
         return hashlib.sha256(f"{self.seed}:{kind}:{self._counter}".encode()).hexdigest()[:16]
 
-    def org(self, api_key: str) -> Organization:
+    def add_key(self, api_key: str, organization_of: str) -> None:
+        """``api_key`` becomes another key of ``organization_of``'s organization."""
         org_id = org_id_for_key(api_key)
+        if org_id in self.orgs or api_key in self.key_orgs:
+            raise ValueError("that API key already belongs to an organization")
+        self.key_orgs[api_key] = self.org(organization_of).id
+
+    def org(self, api_key: str) -> Organization:
+        org_id = self.key_orgs.get(api_key) or org_id_for_key(api_key)
         org = self.orgs.get(org_id)
         if org is None:
             org = self.orgs[org_id] = Organization(org_id)
@@ -112,8 +126,9 @@ class Store:
         org.campaigns.pop(campaign.id, None)
 
     @staticmethod
-    def select_rows(campaign: Campaign, q: RowsQuery, drift: bool) -> tuple[list[Row], int]:
-        """The requested page and the filtered total.
+    def select_rows(campaign: Campaign, q: RowsQuery, drift: bool,
+                    renamed: Mapping[str, str] | None = None) -> tuple[list[Row], int]:
+        """The requested page and the filtered total (statuses as ``public_status`` renders).
 
         Without filters this slices the row list (O(page_size)); filters scan the rows.
         """
@@ -124,7 +139,7 @@ class Store:
         needle, result, statuses = q.query, q.result, q.statuses
         matched: list[Row] = []
         for row in rows:
-            if statuses is not None and public_status(row, drift) not in statuses:
+            if statuses is not None and public_status(row, drift, renamed) not in statuses:
                 continue
             if result is not None:
                 last = row.attempts[-1].result if row.attempts else None

@@ -230,8 +230,12 @@ def _int_param(params: Any, key: str, default: int) -> int:
     return int(value)
 
 
-def parse_rows_query(params: Any, *, drift: bool = False) -> RowsQuery:
-    """Rows query string. Pages are 0-based: ``page=0`` is the first page."""
+def parse_rows_query(params: Any, *, drift: bool = False,
+                     extra_statuses: tuple[str, ...] = ()) -> RowsQuery:
+    """Rows query string. Pages are 0-based: ``page=0`` is the first page.
+
+    ``extra_statuses``: further literals accepted in ``statuses`` (drift renames).
+    """
     page = _int_param(params, "page", 0)
     if page < 0:
         raise _bad("page", "page must be >= 0 (pages are 0-based)")
@@ -249,7 +253,7 @@ def parse_rows_query(params: Any, *, drift: bool = False) -> RowsQuery:
     statuses: frozenset[str] | None = None
     raw_statuses = params.get("statuses")
     if raw_statuses:
-        allowed = CALL_STATUSES_DRIFT if drift else CALL_STATUSES
+        allowed = (CALL_STATUSES_DRIFT + extra_statuses) if drift else CALL_STATUSES
         items = [s.strip() for s in raw_statuses.split(",") if s.strip()]
         for item in items:
             if item not in allowed:

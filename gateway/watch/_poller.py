@@ -8,7 +8,8 @@ from the active set went terminal (or were deleted): they are resolved at
 once (a per-row lookup when few, else an immediate full sweep), so a final
 call status is never delayed to the next periodic sweep. Upstream faults only
 back off and flag the campaign degraded; they never end streams. A key that
-lost access is replaced by another admitted subscriber's key.
+lost access is replaced by another admitted subscriber's key, and the streams
+admitted with it end with the access error (they must not keep reading).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ _BASE_ACTIVE = ACTIVE_STATUSES[:4]
 _PAGE = 1000
 _LOOKUP_LIMIT = 25
 _ACCESS_ERRORS = (up.Unauthenticated, up.NotFound, up.PermissionDenied)
+
+
+def _status_of(row: dict[str, Any]) -> Any:
+    return (row.get("call") or {}).get("status")
 
 
 class CampaignState:
@@ -179,7 +184,10 @@ class Poller:
                     raise
                 self._statuses = _BASE_ACTIVE
                 rows, unpaged = await self._pages(key, self._statuses)
-            if unpaged:
+            # Unpaged (drift) answers are every row *matching the filter*: only when rows
+            # outside it came back too was the filter ignored, making this a full sweep.
+            # Otherwise rows that left the filter are resolved below like paged ones.
+            if unpaged and any(_status_of(r) not in self._statuses for r in rows):
                 full = True
             else:
                 seen = {str(r.get("id")) for r in rows}
@@ -254,9 +262,11 @@ class Poller:
             except _ACCESS_ERRORS as exc:
                 self.s.bad_keys.add(key)
                 self._key = None
-                if all(k in self.s.bad_keys for k in self.s.keys):
-                    for mb in list(self.s.mailboxes):
+                everyone = all(k in self.s.bad_keys for k in self.s.keys)
+                for mb in list(self.s.mailboxes):
+                    if everyone or mb.api_key == key:  # a key that lost access gets no more
                         mb.fail(exc)
+                if everyone:
                     return
                 continue
             except up.UpstreamError as exc:

@@ -149,3 +149,39 @@ async def test_drift_shapes(sim: Simulator, client: httpx.AsyncClient) -> None:
     plain = (await client.get(f"/campaigns/{cid}/rows")).json()
     assert set(plain) == {"page", "page_size", "rows", "total"}
     assert "post_processing" not in {r["call"]["status"] for r in plain["rows"]}
+
+
+async def test_drift_status_literals_rename_rows_and_filters(sim: Simulator,
+                                                             client: httpx.AsyncClient) -> None:
+    """A literal newer than every contract, for the gateway's drift tests: rendered in rows
+    and honoured by the statuses filter, only in drift mode."""
+    cid = (await client.post("/campaigns", json={
+        "assistant_id": "asst_l", "name": "l", "contacts": contacts(4),
+        "max_concurrent_calls": 1})).json()["campaign"]["id"]
+    await sim.advance(5)
+    sim.faults.drift_status_literals = {"queued_for_calling": "waiting_in_line"}
+    plain = (await client.get(f"/campaigns/{cid}/rows")).json()["rows"]
+    queued = {r["id"] for r in plain if r["call"]["status"] == "queued_for_calling"}
+    assert queued  # one line, four rows: some wait; without drift nothing is renamed
+    assert (await client.get(f"/campaigns/{cid}/rows",
+                             params={"statuses": "waiting_in_line"})).status_code == 400
+
+    sim.faults.configure({"drift": True})
+    rows = (await client.get(f"/campaigns/{cid}/rows")).json()["rows"]
+    assert {r["id"] for r in rows if r["call"]["status"] == "waiting_in_line"} == queued
+    assert "queued_for_calling" not in {r["call"]["status"] for r in rows}
+    waiting = (await client.get(f"/campaigns/{cid}/rows",
+                                params={"statuses": "waiting_in_line"})).json()["rows"]
+    assert {r["id"] for r in waiting} == queued
+    assert (await client.get(f"/campaigns/{cid}/rows",
+                             params={"statuses": "queued_for_calling"})).json()["rows"] == []
+    assert sim.faults.to_dict()["drift_status_literals"] == {
+        "queued_for_calling": "waiting_in_line"}
+
+    sim.faults.clear()
+    assert sim.faults.drift_status_literals == {}
+    assert "drift_status_literals" not in sim.faults.to_dict()
+    with pytest.raises(ValueError):
+        sim.faults.configure({"drift_status_literals": {"calling": 3}})
+    sim.faults.configure({"drift": True, "drift_status_literals": {"calling": "dialing"}})
+    assert sim.faults.drift_status_literals == {"calling": "dialing"}

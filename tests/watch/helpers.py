@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.store import ChangeLog
@@ -60,3 +61,38 @@ async def log_events(log: ChangeLog, cid: str, since: int) -> list[tuple[int, st
 
 def snapshot_revision(msgs: list[Any]) -> int:
     return next(m.revision for m in msgs if kind(m) == "snapshot_complete")
+
+
+@dataclass(frozen=True)
+class Call:
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    poll: int  # the hub's completed polls when the call was made: calls of one cycle share it
+
+
+def record(env: Env, method: str) -> list[Call]:
+    """Record every call of ``env.client.<method>`` (then make it): which key, which page."""
+    assert env.client is not None and env.hub is not None
+    real = getattr(env.client, method)
+    hub = env.hub
+    calls: list[Call] = []
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(Call(args, kwargs, int(hub.stats()["polls"])))
+        return await real(*args, **kwargs)
+
+    setattr(env.client, method, spy)  # the instance attribute shadows the method
+    return calls
+
+
+def state_of(msgs: list[pb.WatchCampaignRowsResponse]) -> dict[str, str]:
+    """Row id -> upstream status literal, replaying a stream's snapshot and changes."""
+    rows: dict[str, str] = {}
+    for m in msgs:
+        if kind(m) != "row_change":
+            continue
+        if m.row_change.type == pb.ROW_CHANGE_TYPE_ROW_REMOVED:
+            rows.pop(m.row_change.row.id, None)
+        else:
+            rows[m.row_change.row.id] = m.row_change.row.call.status_raw
+    return rows

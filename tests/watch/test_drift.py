@@ -1,0 +1,106 @@
+"""Watching a drifted upstream (SDK 0.5.0 shapes and newer).
+
+Why: the 0.5.0 rows endpoint answers ``{"rows": [...]}`` with every (filtered) row and
+ignores ``page``/``page_size``. A poller that kept paging would fetch the same list again
+and again (or forever); one that took a filtered, unpaged answer for the whole campaign
+would report every row outside the filter as removed. And a call status literal newer
+than the contract must reach subscribers (enum unset, ``*_raw`` set) without stopping
+the poller. The page size is shrunk to 2 rows so that paging is observable with a
+six-row campaign.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from gateway.upstream import RevoxClient
+from gateway.watch import _poller
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import row_pb2
+
+from .conftest import KEY, Env, Sub, kind, request
+from .helpers import driving, events, log_events, record, snapshot_revision, state_of, until_final
+
+ROWS = 6
+NEW_LITERAL = "waiting_in_line"  # what drift renders instead of queued_for_calling
+
+
+@pytest.fixture(autouse=True)
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_poller, "_PAGE", 2)
+
+
+async def _upstream_state(env: Env, cid: str) -> dict[str, str]:
+    async with RevoxClient(env.sim.base_url) as c:
+        body = await c.get_rows(KEY, cid, page=0, page_size=1000)
+    return {str(r["id"]): str(r["call"]["status"]) for r in body["rows"]}
+
+
+def _snapshot_ids(msgs: list[pb.WatchCampaignRowsResponse]) -> list[str]:
+    return [m.row_change.row.id for m in msgs
+            if kind(m) == "row_change" and m.row_change.in_snapshot]
+
+
+async def test_paged_upstream_is_read_page_by_page(env: Env) -> None:
+    """The control: with 0.1.1 shapes the same poller really pages (0, 1, 2 of 2 rows)."""
+    assert env.hub
+    cid = await env.campaign(5)
+    calls = record(env, "get_rows")
+    s = Sub(env.hub, request(cid, hb=0.1))
+    done = await s.until(lambda m: kind(m) == "snapshot_complete", timeout=3)
+    await s.cancel()
+    assert done.snapshot_complete.row_count == 5 and len(set(_snapshot_ids(s.messages))) == 5
+    first_sweep = [c.kwargs["page"] for c in calls if c.poll == 0]
+    assert first_sweep == [0, 1, 2]
+
+
+async def test_unpaged_rows_complete_snapshot_each_change_once(env: Env) -> None:
+    assert env.hub and env.db
+    env.sim.faults.drift = True
+    cid = await env.campaign(ROWS)
+    calls = record(env, "get_rows")
+    s = Sub(env.hub, request(cid, hb=0.1))
+    done = await s.until(lambda m: kind(m) == "snapshot_complete", timeout=3)
+    ids = _snapshot_ids(s.messages)
+    assert done.snapshot_complete.row_count == ROWS and len(set(ids)) == ROWS == len(ids)
+    async with driving(env, cid, steps=150, dt=30):
+        await until_final(s, timeout=10)
+    await s.cancel()
+
+    got = events(s.messages)
+    assert got == await log_events(env.db.changelog, cid, snapshot_revision(s.messages))
+    assert len(got) == len(set(got)) and len(got) >= ROWS  # each row changed, each change once
+    assert pb.ROW_CHANGE_TYPE_ROW_REMOVED not in {t for _, _, t in got}  # none was deleted
+    assert state_of(s.messages) == await _upstream_state(env, cid)  # nothing lost
+    # No page after the first was ever asked for, and each cycle stays bounded: one
+    # listing plus at most one lookup per row that left the active set.
+    assert {c.kwargs["page"] for c in calls} == {0}
+    per_cycle = Counter(c.poll for c in calls)
+    assert max(per_cycle.values()) <= 1 + ROWS, per_cycle
+    assert sum(per_cycle.values()) <= 2 * len(per_cycle), per_cycle  # mostly one request
+
+
+async def test_unknown_status_literal_reaches_subscribers_raw(env: Env) -> None:
+    assert env.hub and env.db
+    env.sim.faults.drift = True
+    env.sim.faults.drift_status_literals = {"queued_for_calling": NEW_LITERAL}
+    cid = await env.campaign(ROWS)  # two lines for six rows: rows queue
+    s = Sub(env.hub, request(cid, hb=0.1))
+    await s.until(lambda m: kind(m) == "snapshot_complete", timeout=3)
+    async with driving(env, cid, steps=150, dt=30):
+        await until_final(s, timeout=10)
+    await s.cancel()
+
+    changes = [m.row_change for m in s.messages if kind(m) == "row_change"]
+    unknown = [c for c in changes if c.row.call.status_raw == NEW_LITERAL]
+    assert unknown and all(c.row.call.status == row_pb2.CALL_STATUS_UNSPECIFIED for c in unknown)
+    left = [c for c in changes if c.previous_status_raw == NEW_LITERAL]
+    assert left and all(c.previous_status == row_pb2.CALL_STATUS_UNSPECIFIED for c in left)
+    assert all(c.row.call.status_raw != NEW_LITERAL for c in left)  # a real move, delivered
+    assert not any(kind(m) == "heartbeat" and m.heartbeat.upstream_degraded for m in s.messages)
+    assert env.hub.stats()["poll_errors"] == 0
+    got = events(s.messages)
+    assert got == await log_events(env.db.changelog, cid, snapshot_revision(s.messages))
+    assert state_of(s.messages) == await _upstream_state(env, cid)
