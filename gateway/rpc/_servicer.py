@@ -156,15 +156,16 @@ class CampaignServicer:
         for chunk in chunks:
             yield pb.ExportCampaignRowsResponse(csv_chunk=chunk)
 
-    async def WatchCampaignRows(
+    def WatchCampaignRows(
         self, request: pb.WatchCampaignRowsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.WatchCampaignRowsResponse]:
+    ) -> AsyncIterator[pb.WatchCampaignRowsResponse | bytes]:
+        # Not a generator itself: the hub's stream is handed over as is (one generator
+        # layer less per event per subscriber); events arrive pre-serialized (raw).
         check.check_watch(request)
         caller = self._caller(context)
         if self._watcher is None:
             raise NotImplementedError("WatchCampaignRows is not enabled on this gateway")
-        async for message in self._watcher.watch(caller, request, context):
-            yield message
+        return self._watcher.watch(caller, request, context, raw=True)
 
 
 def _offset_of(token: str) -> int:

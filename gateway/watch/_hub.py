@@ -31,6 +31,8 @@ from ._token import COMPLETE, Position, TokenCodec
 
 __all__ = ["WatchHub"]
 
+Snapshot = tuple[pb.WatchCampaignRowsResponse, bytes]  # a snapshot message, serialized once
+
 log = logging.getLogger(__name__)
 _SHUTDOWN_MSG = "gateway is shutting down; resume with your last resume_token"
 
@@ -55,7 +57,7 @@ class WatchHub:
         self.closing = False
         self._campaigns: dict[str, CampaignState] = {}
         self._snap_locks: dict[str, asyncio.Lock] = {}
-        self._snap_cache: dict[tuple[str, str], tuple[int, list[pb.WatchCampaignRowsResponse]]] = {}
+        self._snap_cache: dict[tuple[str, str], tuple[int, list[Snapshot]]] = {}
         self._counters: dict[str, int] = {
             "upstream_requests": 0,
             "admission_requests": 0,
@@ -121,9 +123,13 @@ class WatchHub:
     # -- public -------------------------------------------------------------------
 
     def watch(
-        self, caller: Any, request: pb.WatchCampaignRowsRequest, context: Any = None
-    ) -> AsyncIterator[pb.WatchCampaignRowsResponse]:
-        return run_stream(self, caller.api_key, request, context)
+        self, caller: Any, request: pb.WatchCampaignRowsRequest, context: Any = None,
+        *, raw: bool = False,
+    ) -> AsyncIterator[pb.WatchCampaignRowsResponse | bytes]:
+        """The stream of ``request``; with ``raw``, change and snapshot events come as
+        serialized bytes shared by every subscriber (for a gRPC handler that passes
+        bytes through), other messages as messages."""
+        return run_stream(self, caller.api_key, request, context, raw=raw)
 
     def poke(self, campaign_id: str) -> bool:
         """Poll ``campaign_id`` now if it is watched (webhook push)."""
@@ -229,7 +235,7 @@ class WatchHub:
 
     async def snapshot_responses(
         self, st: CampaignState, flt: RowFilter, token: Callable[[Position], str]
-    ) -> tuple[int, list[pb.WatchCampaignRowsResponse]]:
+    ) -> tuple[int, list[Snapshot]]:
         """The initial snapshot as messages, shared by subscribers joining at one revision.
 
         A cached snapshot at S is reused only while S is the last published
@@ -243,6 +249,6 @@ class WatchHub:
             if cached is not None and cached[0] == st.revision:
                 return cached
             rev, rows = await self.read_snapshot(st.campaign_id, flt)
-            built = (rev, self.snapshot_messages(rows, rev, token))
+            built = (rev, [(m, m.SerializeToString()) for m in self.snapshot_messages(rows, rev, token)])
             self._snap_cache[key] = built
             return built

@@ -35,8 +35,9 @@ _CATCH_UP_BATCH = 500
 
 
 async def run_stream(
-    hub: WatchHub, api_key: str, request: pb.WatchCampaignRowsRequest, context: Any
-) -> AsyncIterator[Response]:
+    hub: WatchHub, api_key: str, request: pb.WatchCampaignRowsRequest, context: Any,
+    *, raw: bool = False,
+) -> AsyncIterator[Response | bytes]:
     """The generator behind ``WatchHub.watch``."""
     if hub.closing:
         raise ShuttingDown("gateway is shutting down; resume with your last resume_token")
@@ -59,22 +60,34 @@ async def run_stream(
     await hub.admit(api_key, cid)  # NotFound etc. propagate: nothing from the log leaks
     state, mb = await hub.subscribe(cid, api_key)
     try:
-        stream = _Stream(hub, state, mb, flt, hb)
-        async for message in stream.run(pos, snapshot and pos is None):
+        stream = _Stream(hub, state, mb, flt, hb, raw)
+        async for message in stream.start(pos, snapshot and pos is None):
             yield message
+        # The live phase is inlined here, not a nested generator: at 1,000 subscribers
+        # every generator layer a message passes through is paid 1,000 times per event.
+        while True:
+            batch = await stream.next_live()
+            if batch is None:
+                async for message in stream.catch_up():
+                    yield message
+                continue
+            for message in batch:
+                yield message
     finally:
         hub.unsubscribe(state, mb)
 
 
 class _Stream:
     def __init__(
-        self, hub: WatchHub, state: CampaignState, mb: Mailbox, flt: RowFilter, hb: float
+        self, hub: WatchHub, state: CampaignState, mb: Mailbox, flt: RowFilter, hb: float,
+        raw: bool,
     ) -> None:
         self.hub = hub
         self.state = state
         self.mb = mb
         self.flt = flt
         self.hb = hb
+        self.raw = raw
         self.cid = state.campaign_id
         self.log = hub.changelog
         self.token: Callable[[Position], str] = hub.token_fn(self.cid, flt.fingerprint)
@@ -102,18 +115,21 @@ class _Stream:
     def _remaining(self) -> float:
         return self.hb - (self._loop.time() - self.last_sent)
 
-    def _deliver(self, batch: Batch, upto_row: str | None = None) -> list[Response]:
+    def _deliver(self, batch: Batch, upto_row: str | None = None) -> list[Response | bytes]:
         """Responses of ``batch`` after the current position; advances the position."""
-        out: list[Response] = []
+        out: list[Response | bytes] = []
         pos = self.pos
         if batch.revision < pos.revision or (batch.revision == pos.revision and pos.seq == COMPLETE):
             return out
-        for seq, resp in batch.responses(self.flt, self.token):
-            if batch.revision == pos.revision and seq <= pos.seq:
-                continue
-            if upto_row is not None and resp.row_change.row.id > upto_row:
-                continue
-            out.append(resp)
+        raw = self.raw
+        partial = batch.revision == pos.revision or upto_row is not None
+        for seq, resp, data in batch.responses(self.flt, self.token):
+            if partial:
+                if batch.revision == pos.revision and seq <= pos.seq:
+                    continue
+                if upto_row is not None and resp.row_change.row.id > upto_row:
+                    continue
+            out.append(data if raw else resp)
         self.pos = Position(batch.revision, COMPLETE, pos.after_row)
         return out
 
@@ -132,7 +148,8 @@ class _Stream:
 
     # -- phases -----------------------------------------------------------------
 
-    async def run(self, pos: Position | None, snapshot: bool) -> AsyncIterator[Response]:
+    async def start(self, pos: Position | None, snapshot: bool) -> AsyncIterator[Response | bytes]:
+        """Everything before live delivery: snapshot or resume, then the log up to now."""
         if pos is None:
             if snapshot:
                 async for m in self._wait_ready():
@@ -146,9 +163,7 @@ class _Stream:
                 yield m
         else:
             self.pos = pos
-        async for m in self._catch_up():
-            yield m
-        async for m in self._live():
+        async for m in self.catch_up():
             yield m
 
     async def _wait_ready(self) -> AsyncIterator[Response]:
@@ -165,10 +180,11 @@ class _Stream:
                 yield self._heartbeat()
                 self.last_sent = self._loop.time()
 
-    async def _snapshot(self) -> AsyncIterator[Response]:
+    async def _snapshot(self) -> AsyncIterator[Response | bytes]:
         rev, responses = await self.hub.snapshot_responses(self.state, self.flt, self.token)
-        for resp in responses:
-            yield resp
+        raw = self.raw
+        for resp, data in responses:
+            yield data if raw else resp
         self.pos = Position(rev)
         yield Response(
             resume_token=self.token(self.pos),
@@ -177,7 +193,7 @@ class _Stream:
         )
         self.last_sent = self._loop.time()
 
-    async def _resume_snapshot(self, pos: Position) -> AsyncIterator[Response]:
+    async def _resume_snapshot(self, pos: Position) -> AsyncIterator[Response | bytes]:
         """Continue an interrupted snapshot: bring rows <= after_row up to date from the
         log, then send the rest of a fresh snapshot (no gap, no duplicate)."""
         after = pos.after_row
@@ -206,7 +222,7 @@ class _Stream:
         )
         self.last_sent = self._loop.time()
 
-    async def _catch_up(self) -> AsyncIterator[Response]:
+    async def catch_up(self) -> AsyncIterator[Response | bytes]:
         """Deliver the log after the position up to the present (mailbox already registered)."""
         while True:
             self.mb.reset()
@@ -222,32 +238,27 @@ class _Stream:
             if not self.mb.overflowed:
                 return
 
-    async def _live(self) -> AsyncIterator[Response]:
+    async def next_live(self) -> list[Response | bytes] | None:
+        """The next messages of live delivery (waiting for them), or None when the
+        subscriber must catch up from the log first (its mailbox overflowed)."""
+        loop = self._loop
         while True:
             self._check()
             if self.mb.overflowed:
-                async for m in self._catch_up():
-                    yield m
-                continue
-            gap = False
+                return None
+            out: list[Response | bytes] = []
             for b in self.mb.take():
                 if b.revision > self.pos.revision + 1:
-                    gap = True  # defensive: never skip a revision, read it from the log
+                    # Defensive: never skip a revision; read the rest from the log.
+                    self.mb.overflowed = True
                     break
-                for resp in self._deliver(b):
-                    yield resp
-                    self.last_sent = self._loop.time()
-            if gap:
-                async for m in self._catch_up():
-                    yield m
-                continue
+                out += self._deliver(b)
             s = self.state
             if (s.degraded, s.final) != self._flags and (s.degraded or s.final or self._flags[0]):
-                yield self._heartbeat()
-                self.last_sent = self._loop.time()
-            elif self._remaining() <= 0:
-                yield self._heartbeat()
-                self.last_sent = self._loop.time()
+                out.append(self._heartbeat())
+            elif not out and self._remaining() <= 0:
+                out.append(self._heartbeat())
+            if out:
+                self.last_sent = loop.time()
+                return out
             await self.mb.wait(self._remaining())
-
-
