@@ -34,8 +34,9 @@ from typing import Any
 import grpc
 import httpx
 
-from generated.revox.campaigns.v1 import assistant_pb2, campaign_pb2, campaign_service_pb2_grpc
+from generated.revox.campaigns.v1 import campaign_pb2, campaign_service_pb2_grpc
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from tests.rpc.helpers import create_request
 
 from ._common import AUTH, Options, SuiteResult, median, percentile, table
 from ._servers import GET_METHOD, ServerProcess
@@ -65,30 +66,6 @@ class Plan:
         if quick:
             return cls(3, {1: 300, 16: 1000, 64: 1000}, 100, 3, 100, 3, 2000)
         return cls(7, {1: 800, 16: 2500, 64: 2500}, 300, 5, 200, 5, 5000)
-
-
-def create_request(n: int) -> pb.CreateCampaignRequest:
-    """Same shape as tests/rpc/helpers.py ``create_request``."""
-    return pb.CreateCampaignRequest(
-        assistant_id="asst_bench",
-        name="Bench outreach",
-        contacts=[
-            pb.Contact(to_phone_number=f"+3361{i:07d}", prompt_variables={"first_name": f"Ada {i}"})
-            for i in range(n)
-        ],
-        call_retry_config=assistant_pb2.CallRetryConfig(
-            calling_windows=[
-                assistant_pb2.CallingWindow(
-                    calling_window_start_time="9am",
-                    calling_window_end_time="18:00",
-                    retry_delay_seconds=600,
-                )
-            ],
-            max_retry_attempts=2,
-            timezone="Europe/Paris",
-        ),
-        max_concurrent_calls=2,
-    )
 
 
 # -- throughput ----------------------------------------------------------------
