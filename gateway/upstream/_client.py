@@ -23,6 +23,7 @@ from ._errors import (
 )
 from ._responses import error_from_response, parse_success, redact
 from ._retry import RETRYABLE_STATUSES, RetryPolicy
+from ._transport import AiohttpTransport, proxied
 
 __all__ = ["DEFAULT_BASE_URL", "RevoxClient"]
 
@@ -100,14 +101,18 @@ class RevoxClient:
         self._base_url = base_url.rstrip("/")
         self._retry = retry if retry is not None else RetryPolicy()
         self._default_timeout = float(default_timeout)
-        # Without an explicit transport httpx builds its own from ``limits`` and still honours
-        # HTTP(S)_PROXY from the environment, exactly like a plain httpx client would.
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        # Without an explicit transport, body-less calls ride aiohttp's pool (see
+        # _transport: ~1 ms of CPU less per call); when the environment names a proxy,
+        # httpx builds its own transport and honours HTTP(S)_PROXY as a plain client would.
+        if transport is None and not proxied(self._base_url):
+            transport = AiohttpTransport(limits=limits)
         self._client = httpx.AsyncClient(
             base_url=self._base_url,
             transport=transport,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
+            limits=limits,
             timeout=self._default_timeout,
             headers={"User-Agent": user_agent, "Accept": "application/json"},
             follow_redirects=False,
