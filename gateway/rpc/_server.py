@@ -168,7 +168,13 @@ def _banner(gateway: Gateway) -> None:
         ]
     else:
         lines.append(f"  upstream: {gateway.upstream_url} (REAL calls are placed)")
-    plaintext = "" if gateway.settings.tls_cert else "-plaintext "
+    s = gateway.settings
+    if s.tls_cert is None:
+        plaintext = "-plaintext "
+    else:  # grpcurl must trust the server's CA (and present a client cert under mTLS)
+        plaintext = "-cacert <CA of --tls-cert> "
+        if s.tls_client_ca is not None:
+            plaintext += "-cert <client cert> -key <client key> "
     lines += [
         "  try:",
         f"    grpcurl {plaintext}{gateway.address} list",
