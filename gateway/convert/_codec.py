@@ -15,51 +15,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cache
 from typing import Any, TypeVar
 
 from google.protobuf import timestamp_pb2
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from ._decoder import decode_into
+from ._layout import EXTRA, layout
 from ._literals import literal_of
 
 __all__ = ["decode", "encode", "decode_into"]
 
 M = TypeVar("M", bound=Message)
 
-_EXTRA = "extra_fields"
 _STRUCT = "google.protobuf.Struct"
 _VALUE = "google.protobuf.Value"
 _TIMESTAMP = "google.protobuf.Timestamp"
 _F = FieldDescriptor
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """How one message maps to JSON: its visible fields and drift slots."""
-
-    fields: Mapping[str, FieldDescriptor]  # JSON key -> field
-    raw: Mapping[str, str]  # enum field name -> its *_raw companion
-    has_extra: bool
-
-
-@cache
-def _plan(desc: Descriptor) -> _Plan:
-    names = set(desc.fields_by_name)
-    raw = {
-        f.name: f"{f.name}_raw"
-        for f in desc.fields
-        if f.type == _F.TYPE_ENUM and f"{f.name}_raw" in names
-    }
-    hidden = {_EXTRA, *raw.values()}
-    # Oneof members stand for a union under one JSON key; the hooks below own them.
-    hidden |= {f.name for o in desc.oneofs if not o.name.startswith("_") for f in o.fields}
-    fields = {f.name: f for f in desc.fields if f.name not in hidden}
-    return _Plan(fields=fields, raw=raw, has_extra=_EXTRA in names)
 
 
 # ---------------------------------------------------------------- decoding
@@ -78,7 +52,7 @@ def decode(obj: Mapping[str, Any], cls: type[M]) -> M:
 def encode(message: Message) -> dict[str, Any]:
     """The upstream JSON object that ``message`` holds."""
     desc = message.DESCRIPTOR
-    plan = _plan(desc)
+    plan = layout(desc)
     out: dict[str, Any] = {}
     for key, field in plan.fields.items():
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
@@ -100,8 +74,8 @@ def encode(message: Message) -> dict[str, Any]:
     hook = _ENCODE_HOOKS.get(desc.full_name)
     if hook is not None:
         hook(message, out)
-    if plan.has_extra and message.HasField(_EXTRA):
-        out.update(_plain(MessageToDict(getattr(message, _EXTRA))))
+    if plan.has_extra and message.HasField(EXTRA):
+        out.update(_plain(MessageToDict(getattr(message, EXTRA))))
     return out
 
 

@@ -26,6 +26,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from ._layout import EXTRA, layout
 from ._literals import LITERALS, number_of
 from ._timestamps import rfc3339
 
@@ -36,7 +37,6 @@ __all__ = ["decode_into"]
 Setter = Callable[[Message, Any, dict[str, Any]], None]
 Run = Callable[[Mapping[str, Any], Message], None]
 
-_EXTRA = "extra_fields"
 _STRUCT = "google.protobuf.Struct"
 _VALUE = "google.protobuf.Value"
 _TIMESTAMP = "google.protobuf.Timestamp"
@@ -70,7 +70,7 @@ def decode_into(obj: Mapping[str, Any], message: Message) -> None:
 
 
 def _compile(desc: Descriptor) -> Run:
-    has_extra = _EXTRA in desc.fields_by_name
+    has_extra = EXTRA in desc.fields_by_name
     if desc.full_name == _LLM_MODEL:
         return _llm_model_run(has_extra)
     setters = _setters(desc)
@@ -96,17 +96,8 @@ def _compile(desc: Descriptor) -> Run:
 
 def _setters(desc: Descriptor) -> dict[str, Setter]:
     """One setter per visible field, keyed by its JSON name (= its proto name)."""
-    names = set(desc.fields_by_name)
-    raw = {
-        f.name: f"{f.name}_raw"
-        for f in desc.fields
-        if f.type == _F.TYPE_ENUM and f"{f.name}_raw" in names
-    }
-    hidden = {_EXTRA, *raw.values()}
-    # Members of a real oneof stand for a union under one JSON key: the run
-    # of that message owns them. Proto3 `optional` makes synthetic "_x" ones.
-    hidden |= {f.name for o in desc.oneofs if not o.name.startswith("_") for f in o.fields}
-    return {f.name: _setter(f, raw.get(f.name)) for f in desc.fields if f.name not in hidden}
+    lay = layout(desc)
+    return {name: _setter(f, lay.raw.get(name)) for name, f in lay.fields.items()}
 
 
 def _llm_model_run(has_extra: bool) -> Run:

@@ -58,6 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,24 @@ async def _run_gateway(args: argparse.Namespace) -> None:
                 await gateway.stop(grace=1.0)
 
 
+async def _commands() -> AsyncIterator[dict[str, Any]]:
+    """JSON commands read from stdin, one per line, until EOF or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    stop = asyncio.ensure_future(_until_sigterm())
+    try:
+        while True:
+            read = asyncio.ensure_future(reader.readline())
+            await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.done() or not read.result():
+                read.cancel()
+                return
+            yield json.loads(read.result())
+    finally:
+        stop.cancel()
+
+
 def _rss_kib() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -198,9 +217,6 @@ async def _run_watch(args: argparse.Namespace) -> None:
     from gateway.upstream import RevoxClient
     from tests.rpc.helpers import create_request
 
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     with tempfile.TemporaryDirectory(prefix="revox-bench-") as tmp:
         config = SimulatorConfig(seed=1, clock="manual", ignore_windows=True)
         async with Simulator(config) as sim, RevoxClient(sim.base_url) as direct:
@@ -217,14 +233,7 @@ async def _run_watch(args: argparse.Namespace) -> None:
             async with Gateway(settings) as gateway:
                 hub = gateway.watch
                 _announce(grpc=gateway.address, simulator=sim.base_url)
-                stop = asyncio.ensure_future(_until_sigterm())
-                while True:
-                    read = asyncio.ensure_future(reader.readline())
-                    await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
-                    if stop.done() or not read.done() or not read.result():
-                        read.cancel()
-                        break
-                    cmd = json.loads(read.result())
+                async for cmd in _commands():
                     op = cmd["op"]
                     out: dict[str, Any] = {}
                     if op == "create":
@@ -295,21 +304,12 @@ async def _run_fanout(args: argparse.Namespace) -> None:
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     row = decode({"id": "row_1", "phone_number": "+33612340000", "call": {"status": "completed"}},
                  row_pb2.Row)
     revision = 1
     _announce(grpc=f"127.0.0.1:{port}")
-    stop = asyncio.ensure_future(_until_sigterm())
-    while True:
-        read = asyncio.ensure_future(reader.readline())
-        await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if stop.done() or not read.done() or not read.result():
-            read.cancel()
-            break
-        op = json.loads(read.result())["op"]
+    async for cmd in _commands():
+        op = cmd["op"]
         if op == "publish":
             revision += 1
             msg = pb.WatchCampaignRowsResponse(resume_token=f"t{revision}", revision=revision,
