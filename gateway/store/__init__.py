@@ -36,6 +36,7 @@ from ._idempotency import (
 )
 from ._schema import LATEST_VERSION
 from ._tenancy import TenantHasher
+from ._watch_diff import PollDiff
 
 __all__ = [
     "LATEST_VERSION",
@@ -53,6 +54,7 @@ __all__ = [
     "InFlight",
     "Mismatch",
     "OutcomeUnknown",
+    "PollDiff",
     "Replay",
     "RevisionAhead",
     "RevisionCompacted",

@@ -2,8 +2,9 @@
 
 Per watched campaign (``campaign_key``, an opaque caller-built string):
 
-* ``watch_rows`` - latest known state of every row, with a digest of its
-  canonical JSON so a poll can be diffed without loading row text;
+* ``watch_rows`` - latest known state of every row, with digests (fast, and of
+  its canonical JSON) so a poll can be diffed without loading row text; a poll
+  is fed page by page and keeps only rows that may have changed (``_watch_diff``);
 * ``watch_changes`` - append-only events, each under a *revision*. One poll
   that changed something = exactly one new revision (never an empty one);
   events of one revision are never split across ``changes_since`` pages;
@@ -25,15 +26,15 @@ whole row plus the previous status/result.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 
-from ._base import MAX_PARAMS, Engines, canonical_json, chunked, dumps
+from ._base import MAX_PARAMS, Engines, chunked
 from ._schema import watch_campaigns, watch_changes, watch_rows
+from ._watch_diff import PollDiff, compare, observe_items, prepare
 from ._watch_types import (
     Change,
     ChangeKind,
@@ -45,7 +46,7 @@ from ._watch_types import (
     WatchState,
     default_extractor,
 )
-from ._watch_write import INSERT_CHANGE, INSERT_ROW, UPDATE_ROW, write_core
+from ._watch_write import write_changes
 
 __all__ = [
     "Change",
@@ -53,6 +54,7 @@ __all__ = [
     "ChangeLog",
     "CommitResult",
     "Extractor",
+    "PollDiff",
     "RevisionAhead",
     "RevisionCompacted",
     "Snapshot",
@@ -60,20 +62,8 @@ __all__ = [
     "default_extractor",
 ]
 
-
-def _digest(canonical: str) -> str:
-    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def _prepare(rows: list[dict[str, Any]]) -> dict[str, tuple[dict[str, Any], str, str]]:
-    """row_id -> (row, canonical JSON, digest); a duplicate id: the last one wins."""
-    out: dict[str, tuple[dict[str, Any], str, str]] = {}
-    for row in rows:
-        canon = canonical_json(row)
-        out[str(row["id"])] = (row, canon, _digest(canon))
-    return out
-
-
+# Above this many rows, hashing runs in a worker thread so the event loop keeps
+# getting GIL slices (gRPC keeps serving) instead of stalling for the whole batch.
 _THREAD_THRESHOLD = 2000
 
 # IN-list size: one parameter is the campaign_key.
@@ -111,15 +101,63 @@ class ChangeLog:
 
         ``full_sweep``: observed_rows is every row, so stored rows missing from
         it are recorded as 'removed'. Otherwise only observed rows are compared.
-        Duplicate ids in observed_rows: the last occurrence wins.
+        Duplicate ids in observed_rows: the last occurrence wins. Shorthand for
+        :meth:`start_poll`, :meth:`observe`, :meth:`commit`.
         """
-        # CPU work (canonical JSON, digests) before taking the write lock; for
-        # big polls in a worker thread so the event loop keeps getting GIL
-        # slices (gRPC keeps serving) instead of stalling for ~0.5 s per 100k.
-        if len(observed_rows) > _THREAD_THRESHOLD:
-            observed = await asyncio.to_thread(_prepare, observed_rows)
+        diff = self.start_poll(campaign_key, full_sweep=full_sweep)
+        await self.observe(diff, observed_rows)
+        return await self.commit(diff, now=now)
+
+    def start_poll(self, campaign_key: str, *, full_sweep: bool) -> PollDiff:
+        """A poll to feed page by page (:meth:`observe`), then :meth:`commit`."""
+        return PollDiff(campaign_key, full_sweep=full_sweep)
+
+    async def observe(self, diff: PollDiff, rows: list[dict[str, Any]]) -> None:
+        """Add observed rows to a poll, keeping only those that may have changed.
+
+        Reads stored fast hashes outside the write transaction (a listing takes
+        seconds). A row dropped here equalled a stored state; if another writer
+        replaced it since, keeping that commit is as right as overwriting it.
+        """
+        if not rows:
+            return
+        if len(rows) > _THREAD_THRESHOLD:
+            items = await asyncio.to_thread(observe_items, rows, diff.shared)
         else:
-            observed = _prepare(observed_rows)
+            items = observe_items(rows, diff.shared)
+        key = diff.campaign_key
+        w = watch_rows.c
+        stored: dict[str, Any] = {}
+        async with self._e.read_autocommit.connect() as conn:
+            if diff.stored_any is None:  # a new campaign's first sweep skips the reads
+                hit = await conn.execute(select(w.row_id).where(w.campaign_key == key).limit(1))
+                diff.stored_any = hit.first() is not None
+            if diff.stored_any and diff.full_sweep:
+                if diff.stored is None:
+                    res = await conn.execute(
+                        select(w.row_id, w.fast_hash).where(w.campaign_key == key)
+                    )
+                    diff.stored = {r[0]: r[1] for r in res}
+                stored = diff.stored
+            elif diff.stored_any:
+                for part in chunked([item[0] for item in items], _CHUNK):
+                    res = await conn.execute(
+                        select(w.row_id, w.fast_hash).where(
+                            w.campaign_key == key, w.row_id.in_(part)
+                        )
+                    )
+                    stored.update((r[0], r[1]) for r in res)
+        diff.keep(items, stored)
+
+    async def commit(self, diff: PollDiff, *, now: float) -> CommitResult:
+        """Commit a poll's changes as one revision (none: no new revision)."""
+        campaign_key = diff.campaign_key
+        # Canonical JSON of the few rows that may have changed, before taking the
+        # write lock (in a thread when many, e.g. a new campaign's first sweep).
+        if len(diff.candidates) > _THREAD_THRESHOLD:
+            observed = await asyncio.to_thread(prepare, diff.candidates)
+        else:
+            observed = prepare(diff.candidates)
         w = watch_rows.c
         async with self._e.write.begin() as conn:
             head = (
@@ -144,48 +182,23 @@ class ChangeLog:
             else:
                 current = int(head[0])
 
-            # row_id -> (row_hash, status, result)
-            stored: dict[str, tuple[str, str | None, str | None]] = {}
-            cols = select(w.row_id, w.row_hash, w.status, w.result)
-            if full_sweep:
+            # row_id -> (row_hash, fast_hash, status, result)
+            stored: dict[str, tuple[str, bytes | None, str | None, str | None]] = {}
+            cols = select(w.row_id, w.row_hash, w.fast_hash, w.status, w.result)
+            if diff.full_sweep:
                 res = await conn.execute(cols.where(w.campaign_key == campaign_key))
-                stored = {r[0]: (r[1], r[2], r[3]) for r in res}
+                stored = {r[0]: (r[1], r[2], r[3], r[4]) for r in res}
             elif current > 0:  # nothing stored yet for a brand-new campaign
-                ids = list(observed)
-                for part in chunked(ids, _CHUNK):
+                for part in chunked(list(observed), _CHUNK):
                     res = await conn.execute(
                         cols.where(w.campaign_key == campaign_key, w.row_id.in_(part))
                     )
-                    stored.update((r[0], (r[1], r[2], r[3])) for r in res)
+                    stored.update((r[0], (r[1], r[2], r[3], r[4])) for r in res)
 
             revision = current + 1
-            changes: list[Change] = []
-            added: list[tuple[Any, ...]] = []
-            modified: list[tuple[Any, ...]] = []
-            for rid, (row, canon, digest) in observed.items():
-                prev = stored.get(rid)
-                if prev is not None and prev[0] == digest:
-                    continue
-                status, result = self._extract(row)
-                kind: ChangeKind = "added" if prev is None else "modified"
-                changes.append(
-                    Change(
-                        revision,
-                        len(changes),
-                        rid,
-                        kind,
-                        row,
-                        status,
-                        result,
-                        None if prev is None else prev[1],
-                        None if prev is None else prev[2],
-                        now,
-                    )
-                )
-                params = (campaign_key, rid, canon, digest, status, result, revision)
-                (added if prev is None else modified).append(params)
-
-            removed_ids = sorted(set(stored) - set(observed)) if full_sweep else []
+            d = compare(campaign_key, revision, observed, stored, self._extract, now)
+            changes, texts = d.changes, d.texts
+            removed_ids = sorted(set(stored) - diff.seen) if diff.full_sweep else []
             for part in chunked(removed_ids, _CHUNK):
                 res = await conn.execute(
                     select(w.row_id, w.row).where(
@@ -194,27 +207,30 @@ class ChangeLog:
                 )
                 last_rows = {r[0]: r[1] for r in res}
                 for rid in part:
+                    last = stored[rid][2:]  # (status, result), also the "previous" ones
                     row = json.loads(last_rows[rid])
-                    _, prev_status, prev_result = stored[rid]
                     changes.append(
-                        Change(
-                            revision,
-                            len(changes),
-                            rid,
-                            "removed",
-                            row,
-                            prev_status,
-                            prev_result,
-                            prev_status,
-                            prev_result,
-                            now,
-                        )
+                        Change(revision, len(changes), rid, "removed", row, *last, *last, now)
                     )
+                    texts.append(last_rows[rid])
 
-            if changes:
-                await self._write(
-                    conn, campaign_key, revision, changes, added, modified, removed_ids
+            if changes or d.rehashed:
+                change_params = [
+                    (campaign_key, revision, c.seq, c.row_id, c.kind, text)
+                    + (c.prev_status, c.prev_result, c.committed_at)
+                    for c, text in zip(changes, texts, strict=True)
+                ]
+                await write_changes(
+                    conn,
+                    campaign_key,
+                    fast_bulk=self._fast_bulk,
+                    added=d.added,
+                    modified=d.modified,
+                    removed_ids=removed_ids,
+                    rehashed=d.rehashed,
+                    change_params=change_params,
                 )
+            if changes:
                 current = revision
             await conn.execute(
                 update(watch_campaigns)
@@ -222,49 +238,6 @@ class ChangeLog:
                 .values(current_revision=current, last_polled_at=now)
             )
         return CommitResult(current, changes)
-
-    async def _write(
-        self,
-        conn: Any,
-        campaign_key: str,
-        revision: int,
-        changes: list[Change],
-        added: list[tuple[Any, ...]],
-        modified: list[tuple[Any, ...]],
-        removed_ids: list[str],
-    ) -> None:
-        # Row tuples are (campaign_key, row_id, row, row_hash, status, result, revision).
-        row_text = {p[1]: p[2] for p in (*added, *modified)}  # reuse canonical text
-        change_params = [
-            (
-                campaign_key,
-                revision,
-                c.seq,
-                c.row_id,
-                c.kind,
-                row_text.get(c.row_id) or dumps(c.row),
-                c.prev_status,
-                c.prev_result,
-                c.committed_at,
-            )
-            for c in changes
-        ]
-        w = watch_rows.c
-        for part in chunked(removed_ids, _CHUNK):
-            await conn.execute(
-                delete(watch_rows).where(w.campaign_key == campaign_key, w.row_id.in_(part))
-            )
-        if self._fast_bulk:
-            # Fast path (SQLite): plain executemany on positional tuples. Core
-            # executemany spends ~10 µs per row building parameter dicts,
-            # which is most of a 100k-row commit.
-            if added:
-                await conn.exec_driver_sql(INSERT_ROW, added)
-            if modified:
-                await conn.exec_driver_sql(UPDATE_ROW, [(*p[2:], p[0], p[1]) for p in modified])
-            await conn.exec_driver_sql(INSERT_CHANGE, change_params)
-            return
-        await write_core(conn, added, modified, change_params)
 
     async def mark_terminal(self, campaign_key: str, terminal: bool = True) -> None:
         """Flag a campaign whose rows can no longer change (e.g. completed)."""

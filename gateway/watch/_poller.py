@@ -1,50 +1,87 @@
 """One single-flight poller per watched campaign.
 
-Why one: upstream load must not grow with the number of subscribers. The
-poller pages through the campaign's non-terminal rows (cheap as a campaign
-progresses), commits what changed to the durable log as ONE revision, then
-publishes that revision to every mailbox. Rows that were active but vanished
-from the active set went terminal (or were deleted): they are resolved at
-once (a per-row lookup when few, else an immediate full sweep), so a final
-call status is never delayed to the next periodic sweep. Upstream faults only
-back off and flag the campaign degraded; they never end streams. A key that
-lost access is replaced by another admitted subscriber's key, and the streams
-admitted with it end with the access error (they must not keep reading).
+Why one: upstream load must not grow with the number of subscribers. Each cycle
+lists rows by status, feeds every page to the change log (which keeps only rows
+that may have changed), commits what changed as ONE revision, then publishes
+that revision to every mailbox. Upstream faults only back off and flag the
+campaign degraded; they never end streams. A key that lost access is replaced
+by another admitted subscriber's key, and the streams admitted with it end with
+the access error (they must not keep reading).
+
+What a cycle lists. Polling sees states, not transitions: a change is seen when
+the row's new status is listed (the row shows up, its digest differs) or its old
+one was (the row is *missing*: looked up). So each cycle leaves out statuses
+whose rows cannot change status unseen:
+
+* by default the terminal ones (completed/cancelled/errored): they are final;
+* while more rows wait in ``queued_for_calling`` (or ``scheduled``) than are
+  terminal - a campaign's first hours - that status is *parked* instead and the
+  terminal ones are listed: a waiting row can only move to a listed status
+  (calling, scheduled/queued, cancelled on a campaign cancel, or terminal after
+  a call too short to be seen in ``calling``), so a ~1% listing misses nothing.
+  Not done while any row shows an undocumented literal (it could move to one),
+  nor once the upstream refused the terminal literals (400).
+
+What is left to the periodic full sweep, as before: content-only changes of an
+unlisted row (none in the simulator), and a literal no row ever showed before.
+
+Rows missing from a listing are looked up (``query`` = phone), a few requests at
+a time, per cycle at most as many as a full sweep has pages (the alternative;
+at least ``_LOOKUP_LIMIT``). The rest wait one cycle, first in line then, so a
+final status is at most one cycle late. A row not found (deleted), no phone to
+look it up by, or more overdue rows than the budget: an immediate full sweep.
+One runs every ``full_sweep_every`` polls anyway (the safety net).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from .. import upstream as up
-from ..store import ChangeLog, CommitResult
+from ..store import ChangeLog, CommitResult, PollDiff
 from ._events import Batch, Mailbox
 
-__all__ = ["ACTIVE_STATUSES", "CampaignState", "Poller"]
+__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "CampaignState", "Poller"]
 
 log = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = (
-    "initializing",
-    "queued_for_calling",
-    "calling",
-    "scheduled",
-    "post_processing",
-    "paused",
+    "initializing", "queued_for_calling", "calling", "scheduled", "post_processing", "paused"
 )
+# The documented terminal literals of ``call.status`` (API reference, Get Rows).
+TERMINAL_STATUSES = ("completed", "cancelled", "errored")
+_KNOWN = frozenset(ACTIVE_STATUSES + TERMINAL_STATUSES)
+# Waiting statuses: a row in one changes only by leaving it (see module docstring).
+_PARKABLE = ("queued_for_calling", "scheduled")
 # The 0.1.1 API rejects literals it does not know (400), so the active poll
 # starts with these and adds newer non-terminal literals once rows show them.
 _BASE_ACTIVE = ACTIVE_STATUSES[:4]
 _PAGE = 1000
-_LOOKUP_LIMIT = 25
+_LOOKUP_LIMIT = 25  # lookup budget of small campaigns (a sweep of 1 page)
+_LOOKUP_CONCURRENCY = 8
 _ACCESS_ERRORS = (up.Unauthenticated, up.NotFound, up.PermissionDenied)
 
 
-def _status_of(row: dict[str, Any]) -> Any:
-    return (row.get("call") or {}).get("status")
+def _status_of(row: dict[str, Any]) -> str | None:
+    call = row.get("call")
+    status = call.get("status") if isinstance(call, dict) else None
+    return status if isinstance(status, str) else None
+
+
+class _Observed:
+    """One cycle's observations: the change-log poll and each row's (status, phone)."""
+
+    __slots__ = ("deferred", "diff", "outside", "rows")
+
+    def __init__(self, diff: PollDiff) -> None:
+        self.diff = diff
+        self.rows: dict[str, tuple[str | None, str]] = {}
+        self.outside = False  # a row outside the listed statuses came back
+        self.deferred: set[str] = set()  # missing rows left for the next cycle
 
 
 class CampaignState:
@@ -106,7 +143,12 @@ class Poller:
         self._clock = clock
         self._counters = counters
         self._timeout = float(getattr(settings, "upstream_timeout", 10.0) or 10.0)
-        self._active: dict[str, str] = {}  # row id -> phone of rows last seen non-terminal
+        # row id -> (status, phone) of rows last seen non-terminal
+        self._active: dict[str, tuple[str, str]] = {}
+        self._odd: set[str] = set()  # rows last seen with an undocumented (or no) status
+        self._total = 0  # rows seen by the last full sweep
+        self._deferred: set[str] = set()  # missing rows whose lookup waits for this cycle
+        self._can_park = True
         self._polls = 0
         self._cycle_requests = 0
         self._key: str | None = None
@@ -129,23 +171,35 @@ class Poller:
         result: dict[str, Any] = await fn(*args, timeout=self._timeout, **kwargs)
         return result
 
-    async def _pages(self, key: str, statuses: tuple[str, ...]) -> tuple[list[dict[str, Any]], bool]:
-        """All rows of a listing, and whether the answer was unpaged (drift: full set)."""
-        rows: list[dict[str, Any]] = []
-        page = 0
+    async def _list(self, key: str, statuses: tuple[str, ...], obs: _Observed) -> bool:
+        """Feed every page of a listing to ``obs``; True if the answer was unpaged (drift)."""
+        count = page = 0
         while True:
             body = await self._get(
                 self._client.get_rows, key, self.s.campaign_id,
                 page=page, page_size=_PAGE, statuses=statuses,
             )
             got = body.get("rows") or []
+            await self._observe(obs, got, statuses)
             if "total" not in body and "page" not in body:
-                return list(got), True  # drifted API ignores params: this is everything
-            rows.extend(got)
+                return True  # a drifted API ignores paging: this was the whole listing
+            count += len(got)
             total = body.get("total")
-            if len(got) < _PAGE or (isinstance(total, int) and len(rows) >= total):
-                return rows, False
+            if len(got) < _PAGE or (isinstance(total, int) and count >= total):
+                return False
             page += 1
+
+    async def _observe(
+        self, obs: _Observed, rows: list[dict[str, Any]], listed: tuple[str, ...] = ()
+    ) -> None:
+        seen = obs.rows
+        for row in rows:
+            status = _status_of(row)
+            if listed and status not in listed:
+                obs.outside = True
+            phone = str(row.get("phone_number") or "") if status in ACTIVE_STATUSES else ""
+            seen[str(row.get("id"))] = (status, phone)
+        await self._log.observe(obs.diff, rows)
 
     async def _lookup(self, key: str, row_id: str, phone: str) -> dict[str, Any] | None:
         body = await self._get(
@@ -156,58 +210,108 @@ class Poller:
                 return dict(row)
         return None
 
+    async def _look_up_all(self, key: str, ids: list[str]) -> list[dict[str, Any]] | None:
+        """The rows, looked up a few at a time; None as soon as one is not found."""
+        found: dict[str, dict[str, Any]] = {}
+        todo = iter(ids)
+        gone = False
+
+        async def worker() -> None:
+            nonlocal gone
+            for rid in todo:
+                if gone:
+                    return
+                row = await self._lookup(key, rid, self._active[rid][1])
+                if row is None:
+                    gone = True
+                    return
+                found[rid] = row
+
+        n = min(_LOOKUP_CONCURRENCY, len(ids))
+        workers = [asyncio.ensure_future(worker()) for _ in range(n)]
+        try:
+            await asyncio.gather(*workers)  # the first failure propagates as itself
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        return None if gone else [found[rid] for rid in ids]  # listing order: deterministic
+
     # -- one cycle ------------------------------------------------------------
 
-    def _remember(self, rows: list[dict[str, Any]], full: bool) -> None:
-        if full:
-            self._active.clear()
-        for row in rows:
-            call = row.get("call") or {}
-            rid = str(row.get("id"))
-            status = call.get("status")
-            if status in ACTIVE_STATUSES:
-                if status not in self._statuses:
-                    self._statuses = (*self._statuses, status)
-                self._active[rid] = str(row.get("phone_number") or "")
-            else:
-                self._active.pop(rid, None)
+    def _plan(self) -> tuple[tuple[str, ...], str | None]:
+        """The statuses to list this cycle and the parked one (see module docstring)."""
+        if not self._can_park or self._odd or not self._active:
+            return self._statuses, None
+        counts = Counter(status for status, _ in self._active.values())
+        parked = max(_PARKABLE, key=lambda s: counts[s])
+        # Worth it only when the parked rows outnumber the terminal ones by a page.
+        if counts[parked] <= self._total - len(self._active) + _PAGE:
+            return self._statuses, None
+        return tuple(s for s in self._statuses if s != parked) + TERMINAL_STATUSES, parked
+
+    async def _poll_active(self, key: str, obs: _Observed) -> bool:
+        """List and resolve what may have changed into ``obs``; False: sweep instead."""
+        listed, parked = self._plan()
+        try:
+            unpaged = await self._list(key, listed, obs)
+        except up.BadRequest:
+            if listed == _BASE_ACTIVE:
+                raise
+            if parked is not None and self._statuses == _BASE_ACTIVE:
+                self._can_park = False  # only the terminal literals can have been refused
+            self._statuses, listed, parked = _BASE_ACTIVE, _BASE_ACTIVE, None
+            unpaged = await self._list(key, listed, obs)
+        # Unpaged (drift) answers are every row *matching the filter*: only when rows
+        # outside it came back too was the filter ignored, making this a full sweep.
+        # Otherwise rows that left the filter are resolved below like paged ones.
+        if unpaged and obs.outside:
+            obs.diff.full_sweep = True
+            return True
+        seen = obs.rows
+        missing = [r for r, (st, _) in self._active.items() if st != parked and r not in seen]
+        if not missing:
+            return True
+        budget = max(_LOOKUP_LIMIT, -(-self._total // _PAGE))  # a full sweep's pages
+        overdue = [r for r in missing if r in self._deferred]
+        if len(overdue) > budget:
+            return False  # they would wait a second cycle: a sweep is due
+        queue = overdue + [r for r in missing if r not in self._deferred]
+        batch, obs.deferred = queue[:budget], set(queue[budget:])
+        if not all(self._active[r][1] for r in batch):
+            return False  # nothing to look a row up by
+        found = await self._look_up_all(key, batch)
+        if found is None:
+            return False  # deleted upstream (or unfindable): sweep now
+        await self._observe(obs, found)
+        return True
 
     async def _cycle(self, key: str, full: bool) -> CommitResult:
-        rows: list[dict[str, Any]]
-        if full:
-            rows, _ = await self._pages(key, ())
-        else:
-            try:
-                rows, unpaged = await self._pages(key, self._statuses)
-            except up.BadRequest:
-                if self._statuses == _BASE_ACTIVE:
-                    raise
-                self._statuses = _BASE_ACTIVE
-                rows, unpaged = await self._pages(key, self._statuses)
-            # Unpaged (drift) answers are every row *matching the filter*: only when rows
-            # outside it came back too was the filter ignored, making this a full sweep.
-            # Otherwise rows that left the filter are resolved below like paged ones.
-            if unpaged and any(_status_of(r) not in self._statuses for r in rows):
-                full = True
-            else:
-                seen = {str(r.get("id")) for r in rows}
-                missing = [(rid, ph) for rid, ph in self._active.items() if rid not in seen]
-                if len(missing) > _LOOKUP_LIMIT:
-                    rows, _ = await self._pages(key, ())
-                    full = True
-                else:
-                    for rid, phone in missing:
-                        found = await self._lookup(key, rid, phone) if phone else None
-                        if found is None:  # deleted upstream (or unfindable): sweep now
-                            rows, _ = await self._pages(key, ())
-                            full = True
-                            break
-                        rows.append(found)
-        result = await self._log.commit_poll(
-            self.s.campaign_id, rows, full_sweep=full, now=self._clock()
-        )
-        self._remember(rows, full)
+        obs = _Observed(self._log.start_poll(self.s.campaign_id, full_sweep=full))
+        if full or not await self._poll_active(key, obs):
+            obs = _Observed(self._log.start_poll(self.s.campaign_id, full_sweep=True))
+            await self._list(key, (), obs)
+        result = await self._log.commit(obs.diff, now=self._clock())
+        self._remember(obs)
         return result
+
+    def _remember(self, obs: _Observed) -> None:
+        if obs.diff.full_sweep:
+            self._active.clear()
+            self._odd.clear()
+            self._total = len(obs.rows)
+        self._deferred = obs.deferred
+        for rid, (status, phone) in obs.rows.items():
+            if status is not None and status in ACTIVE_STATUSES:
+                if status not in self._statuses:
+                    self._statuses = (*self._statuses, status)
+                self._active[rid] = (status, phone)
+            else:
+                self._active.pop(rid, None)
+            if status in _KNOWN:
+                self._odd.discard(rid)
+            else:
+                self._odd.add(rid)
 
     async def _campaign_done(self, key: str) -> bool:
         body = await self._get(self._client.get_campaign, key, self.s.campaign_id)
@@ -247,7 +351,8 @@ class Poller:
                     self.s.ready.set()
                     self.s.notify_all()
                 backoff = base
-                interval = base if result.changes else min(cap, interval * 2)
+                # Deferred lookups are due next cycle: no backing off meanwhile.
+                interval = base if result.changes or self._deferred else min(cap, interval * 2)
                 if not self._active and not result.changes and (full or self._polls % 3 == 0):
                     if await self._campaign_done(key):
                         if full:  # a full sweep found nothing new: the campaign is final
