@@ -6,6 +6,7 @@ response and never does I/O.
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -149,13 +150,29 @@ def status_error(
     return cls(msg, code=code, **common)
 
 
+# Above this size a body is decoded with the cyclic GC paused: a 1,000-row page is
+# megabytes of fresh dicts and lists, and the collections its allocations trigger
+# were a third of a large poll's CPU. Decoding creates no cycles, so nothing is lost.
+_GC_PAUSE_BYTES = 64 * 1024
+
+
+def _loads(content: bytes) -> Any:
+    if len(content) < _GC_PAUSE_BYTES or not gc.isenabled():
+        return json.loads(content)
+    gc.disable()
+    try:
+        return json.loads(content)
+    finally:
+        gc.enable()
+
+
 def parse_success(response: httpx.Response, api_key: str, method: str, path: str) -> dict[str, Any]:
     """Decode a 2xx body, which the API always sends as a JSON object."""
     content = response.content
     if not content and response.status_code == 204:
         return {}
     try:
-        data = json.loads(content)
+        data = _loads(content)
     except (ValueError, RecursionError) as exc:
         snippet = redact(content[:BODY_SNIPPET_LIMIT].decode("utf-8", "replace"), api_key)
         raise MalformedResponse(
