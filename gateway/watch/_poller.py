@@ -374,18 +374,14 @@ class Poller:
                 if everyone:
                     return
                 continue
-            except up.UpstreamError as exc:
+            except Exception as exc:  # upstream or e.g. the database: never die silently
+                if isinstance(exc, up.UpstreamError):
+                    self.s.detail = f"polling the Revox API failed: {type(exc).__name__}"
+                else:
+                    log.exception("watch poller of %s failed", self.s.campaign_id)
+                    self.s.detail = f"gateway error while polling: {type(exc).__name__}"
                 self._counters["poll_errors"] += 1
                 self.s.degraded = True
-                self.s.detail = f"polling the Revox API failed: {type(exc).__name__}"
-                self.s.notify_all()
-                interval = backoff
-                backoff = min(cap, backoff * 2)
-            except Exception as exc:  # e.g. the database: never let the poller die silently
-                log.exception("watch poller of %s failed", self.s.campaign_id)
-                self._counters["poll_errors"] += 1
-                self.s.degraded = True
-                self.s.detail = f"gateway error while polling: {type(exc).__name__}"
                 self.s.notify_all()
                 interval = backoff
                 backoff = min(cap, backoff * 2)

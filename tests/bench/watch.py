@@ -282,7 +282,6 @@ class Cycle:
     cpu_ms: float
     wall_ms: float
     requests: int
-    rows: int
     changes: int
 
 
@@ -324,7 +323,7 @@ async def _scale(plan: Plan) -> tuple[list[Cycle], dict[str, dict[str, int]]]:
                 result = await poller._cycle(KEY, mode == "full sweep")
                 cpu, wall = time.process_time() - c0, time.perf_counter() - w0
                 cycles.append(Cycle(mode, phase, cpu * 1e3, wall * 1e3, poller._cycle_requests,
-                                    0, len(result.changes)))
+                                    len(result.changes)))
 
             await advance(5)
             await cycle("full sweep", "initial")  # the first poll stores all 100k rows
