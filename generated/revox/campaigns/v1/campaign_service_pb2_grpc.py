@@ -208,7 +208,9 @@ class CampaignServiceServicer:
         resubscribe with a snapshot), NOT_FOUND (the caller's key cannot read the
         campaign), UNAVAILABLE (the gateway is shutting down: resume elsewhere or
         later with the last token), plus the common errors. Upstream faults while
-        streaming do not end the stream: heartbeats report them.
+        streaming do not end the stream: heartbeats report them. Only losing access
+        does: a key revoked (or a campaign deleted) upstream ends the streams opened
+        with that key with UNAUTHENTICATED, PERMISSION_DENIED or NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

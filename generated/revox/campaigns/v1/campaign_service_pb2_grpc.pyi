@@ -119,7 +119,9 @@ class CampaignServiceStub:
     resubscribe with a snapshot), NOT_FOUND (the caller's key cannot read the
     campaign), UNAVAILABLE (the gateway is shutting down: resume elsewhere or
     later with the last token), plus the common errors. Upstream faults while
-    streaming do not end the stream: heartbeats report them.
+    streaming do not end the stream: heartbeats report them. Only losing access
+    does: a key revoked (or a campaign deleted) upstream ends the streams opened
+    with that key with UNAUTHENTICATED, PERMISSION_DENIED or NOT_FOUND.
     """
 
 @_typing.type_check_only
@@ -211,7 +213,9 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
     resubscribe with a snapshot), NOT_FOUND (the caller's key cannot read the
     campaign), UNAVAILABLE (the gateway is shutting down: resume elsewhere or
     later with the last token), plus the common errors. Upstream faults while
-    streaming do not end the stream: heartbeats report them.
+    streaming do not end the stream: heartbeats report them. Only losing access
+    does: a key revoked (or a campaign deleted) upstream ends the streams opened
+    with that key with UNAUTHENTICATED, PERMISSION_DENIED or NOT_FOUND.
     """
 
 class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -348,7 +352,9 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
         resubscribe with a snapshot), NOT_FOUND (the caller's key cannot read the
         campaign), UNAVAILABLE (the gateway is shutting down: resume elsewhere or
         later with the last token), plus the common errors. Upstream faults while
-        streaming do not end the stream: heartbeats report them.
+        streaming do not end the stream: heartbeats report them. Only losing access
+        does: a key revoked (or a campaign deleted) upstream ends the streams opened
+        with that key with UNAUTHENTICATED, PERMISSION_DENIED or NOT_FOUND.
         """
 
 def add_CampaignServiceServicer_to_server(servicer: CampaignServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
