@@ -1,0 +1,182 @@
+"""WatchCampaignRows delivery guarantees over a real port: the snapshot race, filter
+transitions, slow-consumer isolation and clean-up after cancelled clients.
+
+The hub-level tests (tests/watch) prove the same semantics in-process; these prove the
+gRPC layer (pre-serialized events, flow control, client cancellation) keeps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf import duration_pb2
+
+from gateway.simulator import Simulator
+from gateway.watch._filter import RowFilter
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import campaign_service_pb2_grpc, row_pb2
+
+from ..conftest import auth
+from .helpers import create_request
+
+ADDED = pb.ROW_CHANGE_TYPE_ROW_ADDED
+MODIFIED = pb.ROW_CHANGE_TYPE_ROW_MODIFIED
+REMOVED = pb.ROW_CHANGE_TYPE_ROW_REMOVED
+Event = tuple[int, str, int]
+_SMALL_WINDOW = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 1024)]
+
+
+def _request(cid: str, **fields: Any) -> pb.WatchCampaignRowsRequest:
+    return pb.WatchCampaignRowsRequest(
+        campaign_id=cid, heartbeat_interval=duration_pb2.Duration(seconds=1), **fields
+    )
+
+
+@contextlib.asynccontextmanager
+async def _driving(upstream: Simulator) -> AsyncIterator[None]:
+    """Simulated time runs (30 s per step) while the body reads streams."""
+    stop = asyncio.Event()
+
+    async def drive() -> None:
+        while not stop.is_set():
+            await upstream.advance(30)
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(drive())
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+    await upstream.advance(24 * 3600)  # whatever is left finishes: the campaign goes final
+
+
+async def _until_final(stream: Any, into: list[pb.WatchCampaignRowsResponse]) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            m = await stream.read()
+            assert m is not grpc.aio.EOF, "the stream ended before the campaign was final"
+            into.append(m)
+            if m.WhichOneof("event") == "heartbeat" and m.heartbeat.campaign_final:
+                return
+
+
+def _live(messages: list[pb.WatchCampaignRowsResponse]) -> list[Event]:
+    return [
+        (m.revision, m.row_change.row.id, m.row_change.type)
+        for m in messages
+        if m.WhichOneof("event") == "row_change" and not m.row_change.in_snapshot
+    ]
+
+
+async def test_subscribing_while_changes_commit_is_gap_free(gateway, stub, upstream: Simulator) -> None:
+    cid = (await stub.CreateCampaign(create_request(8), metadata=auth())).id
+    got: list[pb.WatchCampaignRowsResponse] = []
+    async with _driving(upstream):
+        await asyncio.sleep(0.1)  # changes are being committed when the client subscribes
+        stream = stub.WatchCampaignRows(_request(cid), metadata=auth())
+        await _until_final(stream, got)
+    stream.cancel()
+    marker = next(i for i, m in enumerate(got) if m.WhichOneof("event") == "snapshot_complete")
+    snap_rev = got[marker].revision
+    state = {m.row_change.row.id: m.row_change.row for m in got[:marker]
+             if m.WhichOneof("event") == "row_change"}
+    live = [m for m in got[marker:] if m.WhichOneof("event") == "row_change"]
+    events = _live(got)
+    assert live and all(m.revision > snap_rev for m in live)  # live starts at S + 1
+    assert len(events) == len(set(events))  # no duplicate
+    assert [e[0] for e in events] == sorted(e[0] for e in events)
+    for m in live:
+        state[m.row_change.row.id] = m.row_change.row
+    # No gap: the snapshot plus every event equals the final log, row for row.
+    _, rows = await gateway.watch.read_snapshot(cid, RowFilter.from_request(_request(cid)))
+    assert {rid: r.call.status_raw for rid, r in state.items()} == {
+        str(r["id"]): r["call"]["status"] for r in rows
+    }
+
+
+async def test_filter_transitions_add_and_remove_rows(stub, upstream: Simulator) -> None:
+    cid = (await stub.CreateCampaign(create_request(6), metadata=auth())).id
+    calling = row_pb2.CALL_STATUS_CALLING
+    stream = stub.WatchCampaignRows(_request(cid, statuses=[calling]), metadata=auth())
+    got: list[pb.WatchCampaignRowsResponse] = []
+    async with _driving(upstream):
+        await _until_final(stream, got)
+    stream.cancel()
+    inside: set[str] = {m.row_change.row.id for m in got
+                        if m.WhichOneof("event") == "row_change" and m.row_change.in_snapshot}
+    entered = left = 0
+    for m in got:
+        if m.WhichOneof("event") != "row_change" or m.row_change.in_snapshot:
+            continue
+        rc, rid = m.row_change, m.row_change.row.id
+        if rc.type == ADDED:
+            assert rid not in inside and rc.row.call.status == calling
+            inside.add(rid)
+            entered += 1
+        elif rc.type == MODIFIED:
+            assert rid in inside and rc.row.call.status == calling
+        else:
+            assert rc.type == REMOVED and rid in inside
+            assert rc.removal_reason == pb.ROW_REMOVAL_REASON_LEFT_FILTER
+            assert rc.row.call.status != calling
+            inside.discard(rid)
+            left += 1
+    assert entered and left
+    assert inside == set()  # the campaign is final: nothing is calling any more
+
+
+async def test_a_client_that_stops_reading_slows_nobody(start_gateway, upstream: Simulator) -> None:
+    async with (
+        start_gateway(subscriber_queue=1) as gw,
+        # A small receive window, so the stalled client's stream blocks the gateway's
+        # writes soon and its one-batch mailbox overflows (catch-up from the log).
+        grpc.aio.insecure_channel(gw.address, options=_SMALL_WINDOW) as slow_ch,
+        grpc.aio.insecure_channel(gw.address) as fast_ch,
+    ):
+        slow_stub = campaign_service_pb2_grpc.CampaignServiceStub(slow_ch)
+        fast_stub = campaign_service_pb2_grpc.CampaignServiceStub(fast_ch)
+        cid = (await fast_stub.CreateCampaign(create_request(40), metadata=auth())).id
+        slow = slow_stub.WatchCampaignRows(_request(cid), metadata=auth())
+        slow_got: list[pb.WatchCampaignRowsResponse] = []
+        async with asyncio.timeout(10):  # its snapshot, then it stops reading (live phase)
+            while not slow_got or slow_got[-1].WhichOneof("event") != "snapshot_complete":
+                slow_got.append(await slow.read())
+        fast = fast_stub.WatchCampaignRows(_request(cid), metadata=auth())
+        fast_got: list[pb.WatchCampaignRowsResponse] = []
+        async with _driving(upstream):
+            await _until_final(fast, fast_got)  # not held back by the stalled client
+        await _until_final(slow, slow_got)  # which then catches up, losing nothing
+        slow.cancel()
+        fast.cancel()
+    assert _live(fast_got)
+    assert _live(slow_got) == _live(fast_got)
+
+
+async def test_cancelled_clients_release_everything(gateway, stub, upstream: Simulator) -> None:
+    cid = (await stub.CreateCampaign(create_request(3), metadata=auth())).id
+    loop = asyncio.get_running_loop()
+    baseline: int | None = None  # tasks once warm (pooled upstream connections are kept)
+    for _ in range(4):
+        streams = [stub.WatchCampaignRows(_request(cid), metadata=auth()) for _ in range(30)]
+        for s in streams:
+            async with asyncio.timeout(10):
+                while (await s.read()).WhichOneof("event") != "snapshot_complete":
+                    pass
+        assert gateway.watch.stats()["subscribers"] == 30
+        for s in streams:
+            s.cancel()
+        deadline = loop.time() + 10
+        while True:
+            stats = gateway.watch.stats()
+            released = stats["subscribers"] == 0 and stats["pollers"] == 0
+            if released and (baseline is None or len(asyncio.all_tasks()) <= baseline):
+                break
+            assert loop.time() < deadline, f"not released: {stats}, {asyncio.all_tasks()}"
+            await asyncio.sleep(0.02)
+        if baseline is None:
+            baseline = len(asyncio.all_tasks())
