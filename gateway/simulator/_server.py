@@ -18,7 +18,7 @@ from ._clock import SimClock, format_ts, parse_ts
 from ._content import DEFAULT_OUTCOME_WEIGHTS
 from ._engine import Engine
 from ._faults import Faults
-from ._model import Campaign, Row
+from ._model import ACTIVE, Campaign, Row
 from ._shapes import Renderer
 from ._store import Store
 from ._windows import PhoneInfo
@@ -216,6 +216,22 @@ class Simulator:
             if campaign is not None:
                 return campaign
         return None
+
+    def set_row_status(self, campaign_id: str, index: int, status: str) -> None:
+        """Move row ``index`` to call status ``status`` at the current simulated time,
+        behind the engine's back (for tests that script changes): the engine's pending
+        events for the row are dropped, so only the script moves it from now on."""
+        campaign = self.campaign(campaign_id)
+        if campaign is None:
+            raise KeyError(campaign_id)
+        row = campaign.rows[index]
+        if row in campaign.queue:
+            campaign.queue.remove(row)
+        if row.status in ACTIVE:
+            campaign.active -= 1
+        campaign.set_status(row, status, self.clock.now())
+        if status in ACTIVE:
+            campaign.active += 1
 
     def state(self) -> dict[str, Any]:
         now = self.clock.now()

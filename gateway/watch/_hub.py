@@ -206,18 +206,22 @@ class WatchHub:
 
     async def read_snapshot(
         self, campaign_id: str, flt: RowFilter, *, after: str | None = None
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """Rows matching ``flt`` (id > after) and their revision, from one read transaction."""
+    ) -> tuple[int, list[dict[str, Any]], int]:
+        """From one read transaction: the revision, the rows matching ``flt`` with
+        id > ``after``, and how many matching rows there are in all (the size of
+        the view a client holds once this snapshot is complete)."""
         rev = 0
+        total = 0
         rows: list[dict[str, Any]] = []
         async with contextlib.aclosing(self.changelog.iter_snapshot(campaign_id)) as pages:
             async for page in pages:
                 rev = page.revision
-                rows.extend(
-                    r for r in page.rows
-                    if (after is None or str(r["id"]) > after) and flt.matches(r)
-                )
-        return rev, rows
+                for r in page.rows:
+                    if flt.matches(r):
+                        total += 1
+                        if after is None or str(r["id"]) > after:
+                            rows.append(r)
+        return rev, rows, total
 
     def snapshot_messages(
         self, rows: list[dict[str, Any]], rev: int, token: Callable[[Position], str]
@@ -248,7 +252,7 @@ class WatchHub:
             cached = self._snap_cache.get(key)
             if cached is not None and cached[0] == st.revision:
                 return cached
-            rev, rows = await self.read_snapshot(st.campaign_id, flt)
+            rev, rows, _ = await self.read_snapshot(st.campaign_id, flt)
             built = (rev, [(m, m.SerializeToString()) for m in self.snapshot_messages(rows, rev, token)])
             self._snap_cache[key] = built
             return built

@@ -116,22 +116,38 @@ class _Stream:
         return self.hb - (self._loop.time() - self.last_sent)
 
     def _deliver(self, batch: Batch, upto_row: str | None = None) -> list[Response | bytes]:
-        """Responses of ``batch`` after the current position; advances the position."""
+        """Responses of ``batch`` after the current position; advances the position.
+
+        ``upto_row`` is set while a resumed snapshot brings the rows the client
+        already knows (id <= upto_row) up to date: only their changes are sent,
+        and each token keeps saying that the snapshot is unfinished, so a client
+        that drops here resumes the catch-up and then gets the rest of the rows.
+        """
         out: list[Response | bytes] = []
         pos = self.pos
         if batch.revision < pos.revision or (batch.revision == pos.revision and pos.seq == COMPLETE):
             return out
         raw = self.raw
-        partial = batch.revision == pos.revision or upto_row is not None
+        partial = batch.revision == pos.revision
         for seq, resp, data in batch.responses(self.flt, self.token):
-            if partial:
-                if batch.revision == pos.revision and seq <= pos.seq:
+            if partial and seq <= pos.seq:
+                continue
+            if upto_row is not None:
+                if resp.row_change.row.id > upto_row:
                     continue
-                if upto_row is not None and resp.row_change.row.id > upto_row:
-                    continue
+                own = self._retoken(resp, Position(batch.revision, seq, upto_row))
+                out.append(own.SerializeToString() if raw else own)
+                continue
             out.append(data if raw else resp)
-        self.pos = Position(batch.revision, COMPLETE, pos.after_row)
+        self.pos = Position(batch.revision, COMPLETE, upto_row)
         return out
+
+    def _retoken(self, shared: Response, pos: Position) -> Response:
+        # Batch messages are shared by every subscriber and never mutated: copy.
+        resp = Response()
+        resp.CopyFrom(shared)
+        resp.resume_token = self.token(pos)
+        return resp
 
     async def _changes(self, since: Position) -> list[Batch]:
         start = since.revision if since.seq == COMPLETE else since.revision - 1
@@ -194,31 +210,33 @@ class _Stream:
         self.last_sent = self._loop.time()
 
     async def _resume_snapshot(self, pos: Position) -> AsyncIterator[Response | bytes]:
-        """Continue an interrupted snapshot: bring rows <= after_row up to date from the
-        log, then send the rest of a fresh snapshot (no gap, no duplicate)."""
+        """Continue an interrupted snapshot at the current revision R.
+
+        The client knows the rows with id <= after_row as of ``pos``: first their
+        changes in the log up to R (the rest of a partly delivered revision
+        included), then the rows after after_row as they are at R, then the
+        marker. Every message's token resumes right after it.
+        """
         after = pos.after_row
         assert after is not None
-        rev, rows = await self.hub.read_snapshot(self.cid, self.flt, after=after)
+        rev, rows, total = await self.hub.read_snapshot(self.cid, self.flt, after=after)
         self.pos = pos
-        while after and self.pos.revision < rev:
-            batches = await self._changes(self.pos)
+        # after == "": the client knows no row yet, so there is nothing to bring up to date.
+        while after and _before_end_of(self.pos, rev):
+            batches = [b for b in await self._changes(self.pos) if b.revision <= rev]
             if not batches:
-                break
+                break  # nothing of revisions <= R is left after the position
             for b in batches:
-                if b.revision > rev:
-                    break
                 for resp in self._deliver(b, upto_row=after):
                     yield resp
         self.pos = Position(rev, COMPLETE, after)
-        count = 0
         for resp in self.hub.snapshot_messages(rows, rev, self.token):
-            count += 1
             yield resp
         self.pos = Position(rev)
         yield Response(
             resume_token=self.token(self.pos),
             revision=rev,
-            snapshot_complete=pb.SnapshotComplete(row_count=count),
+            snapshot_complete=pb.SnapshotComplete(row_count=total),
         )
         self.last_sent = self._loop.time()
 
@@ -262,3 +280,8 @@ class _Stream:
                 self.last_sent = loop.time()
                 return out
             await self.mb.wait(self._remaining())
+
+
+def _before_end_of(pos: Position, revision: int) -> bool:
+    """Whether something of ``revision`` (or earlier) is still undelivered at ``pos``."""
+    return pos.revision < revision or (pos.revision == revision and pos.seq != COMPLETE)

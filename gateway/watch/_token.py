@@ -10,9 +10,12 @@ HMAC-SHA256 tag): ``[version, epoch, campaign_id, filter fingerprint,
 revision, seq, after_row]``.
 
 Position semantics: everything up to ``(revision, seq)`` was delivered;
-``seq == -1`` means revision complete. ``after_row`` is set only inside an
-initial snapshot: rows with id <= after_row are known to the client (as of
-``(revision, seq)``), rows after it are not yet.
+``seq == -1`` means revision complete. ``after_row`` is set only while a
+snapshot is unfinished (sent in row-id order): the client knows the rows with
+id <= after_row as of ``(revision, seq)`` and nothing of the rows after it.
+That holds inside a fresh snapshot (``(R, -1, last row sent)``) and inside the
+catch-up of a resumed one (``(r, seq, after_row)`` for each change of a known
+row), so a stream resumed from any of its messages continues right after it.
 """
 
 from __future__ import annotations

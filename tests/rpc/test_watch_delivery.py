@@ -93,7 +93,7 @@ async def test_subscribing_while_changes_commit_is_gap_free(gateway, stub, upstr
     for m in live:
         state[m.row_change.row.id] = m.row_change.row
     # No gap: the snapshot plus every event equals the final log, row for row.
-    _, rows = await gateway.watch.read_snapshot(cid, RowFilter.from_request(_request(cid)))
+    _, rows, _ = await gateway.watch.read_snapshot(cid, RowFilter.from_request(_request(cid)))
     assert {rid: r.call.status_raw for rid, r in state.items()} == {
         str(r["id"]): r["call"]["status"] for r in rows
     }
