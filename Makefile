@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install generate lint test run bench clean
+.PHONY: install generate lint test run bench reliability clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ run: install
 
 bench: install
 	$(PY) -m tests.bench
+
+# Seeded consistency runs of the watch (20 seeds, ~4 min); not part of `make test`.
+reliability: install
+	$(PY) -m tests.reliability --seeds 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -69,7 +69,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add("--shutdown-grace", type=float, default=10.0,
         help="seconds in-flight calls get to finish on SIGTERM (default %(default)s)")
     add("--poll-interval", type=float, default=2.0,
-        help="WatchCampaignRows: base seconds between polls of a watched campaign")
+        help="WatchCampaignRows: base seconds between polls of a watched campaign "
+             "(default %(default)s)")
+    add("--max-poll-interval", type=float, default=Settings.max_poll_interval,
+        help="WatchCampaignRows: the interval doubles while nothing changes, up to this "
+             "(default %(default)s)")
     add("--retention", type=float, default=24 * 3600.0,
         help="WatchCampaignRows: seconds of change log kept for resume (default 24 h)")
     add("--webhook-listen", default=_env("GATEWAY_WEBHOOK_LISTEN"),
@@ -96,6 +100,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         shutdown_grace=args.shutdown_grace,
         tenant_secret=_env("GATEWAY_TENANT_SECRET"),
         poll_interval=args.poll_interval,
+        max_poll_interval=args.max_poll_interval,
         retention_seconds=args.retention,
         webhook_listen=args.webhook_listen,
         simulator_speedup=args.simulator_speedup,
