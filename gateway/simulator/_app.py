@@ -1,7 +1,7 @@
 """aiohttp routes: the seven campaign endpoints at the root, plus ``/_simulator/`` control.
 
 Request pipeline for API paths: count the request → bring the engine up to the clock →
-injected latency → injected terminal fault (5xx / 429 / drop) → auth → handler → optional
+injected latency → injected terminal fault (4xx/5xx / 429 / drop) → auth → handler → optional
 malformed-body fault. Control endpoints skip all of that (no auth, not counted).
 """
 
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ._model import Received
 from ._validation import ApiError, parse_create, parse_json_body, parse_rows_query
 
 if TYPE_CHECKING:
@@ -66,6 +67,9 @@ def _authenticate(request: web.Request) -> Organization:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The error code an injected 4xx carries (5xx: "internal").
+_ERROR_CODES = {400: "invalid_argument", 401: "unauthenticated", 403: "permission_denied",
+                404: "not_found", 409: "conflict"}
 
 
 @web.middleware
@@ -77,6 +81,8 @@ async def _pipeline(request: web.Request, handler: Handler) -> web.StreamRespons
         except ApiError as err:
             return _error(err)
     sim.request_count += 1
+    sim.received.append(Received(request.method, request.path, request.query_string,
+                                 await request.read() if request.can_read_body else b""))
     sim.sync()
     delay, rule = sim.faults.pick(request.method, request.path)
     if delay > 0:
@@ -88,10 +94,13 @@ async def _pipeline(request: web.Request, handler: Handler) -> web.StreamRespons
                 request.transport.abort()
             raise asyncio.CancelledError
         if rule.kind == "error":
-            return _error(ApiError(rule.status, "internal",
-                                   f"simulated upstream failure ({rule.status})"))
+            headers = None if rule.retry_after is None else {
+                "Retry-After": str(max(0, math.ceil(rule.retry_after)))}
+            return _error(ApiError(rule.status, _ERROR_CODES.get(rule.status, "internal"),
+                                   f"simulated upstream failure ({rule.status})",
+                                   headers=headers))
         if rule.kind == "rate_limit":
-            retry_after = str(max(0, math.ceil(rule.retry_after)))
+            retry_after = str(max(0, math.ceil(rule.retry_after or 1.0)))
             return _error(ApiError(429, "rate_limited", "rate limit exceeded, retry later",
                                    headers={"Retry-After": retry_after}))
     try:

@@ -30,7 +30,7 @@ class FaultRule:
     count: int | None = None  # fire for the next N matching requests, then expire
     ratio: float | None = None  # fire with this probability per matching request
     status: int = 503  # for "error"
-    retry_after: float = 1.0  # seconds, for "rate_limit"
+    retry_after: float | None = 1.0  # seconds: "rate_limit" always sends it, "error" if set
     seconds: float = 0.0  # for "latency"
     method: str | None = None
     path: str | None = None  # path prefix, e.g. "/campaigns" or "/campaigns/cmp_1/rows"
@@ -69,14 +69,14 @@ class Faults:
             raise ValueError("count must be >= 0")
         if ratio is not None and not 0.0 <= ratio <= 1.0:
             raise ValueError("ratio must be between 0 and 1")
-        if kind == "error" and status is not None and not 500 <= status <= 599:
-            raise ValueError("error faults must use a 5xx status")
+        if kind == "error" and status is not None and not 400 <= status <= 599:
+            raise ValueError("error faults must use a 4xx or 5xx status")
         if kind == "latency" and (seconds is None or seconds < 0):
             raise ValueError("latency faults need seconds >= 0")
         rule = FaultRule(
             kind=kind, count=count, ratio=ratio,
             status=status if status is not None else (500 if ratio is not None else 503),
-            retry_after=retry_after if retry_after is not None else 1.0,
+            retry_after=retry_after if retry_after is not None or kind == "error" else 1.0,
             seconds=seconds or 0.0, method=method, path=path,
         )
         self.rules.append(rule)
@@ -85,8 +85,11 @@ class Faults:
     def add_latency(self, seconds: float, **scope: Any) -> FaultRule:
         return self.set("latency", seconds=seconds, **scope)
 
-    def fail_next(self, n: int = 1, status: int = 503, **scope: Any) -> FaultRule:
-        return self.set("error", count=n, status=status, **scope)
+    def fail_next(self, n: int = 1, status: int = 503, retry_after: float | None = None,
+                  **scope: Any) -> FaultRule:
+        """The next ``n`` matching requests answer ``status`` (4xx or 5xx), with a
+        Retry-After header when ``retry_after`` is given."""
+        return self.set("error", count=n, status=status, retry_after=retry_after, **scope)
 
     def fail_ratio(self, ratio: float, status: int = 500, **scope: Any) -> FaultRule:
         return self.set("error", ratio=ratio, status=status, **scope)

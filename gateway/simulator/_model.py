@@ -20,6 +20,7 @@ from ._windows import WindowSet
 
 __all__ = [
     "ACTIVE",
+    "Received",
     "TERMINAL",
     "Attempt",
     "Campaign",
@@ -42,6 +43,16 @@ def bucket_of(status: str, attempted: bool) -> str:
     if status == "scheduled" and attempted:
         return "retry"
     return "pending"  # initializing, queued_for_calling, scheduled before any attempt
+
+
+@dataclass(frozen=True)
+class Received:
+    """One API request as the simulator received it (tests read what was really sent)."""
+
+    method: str
+    path: str
+    query: str
+    body: bytes
 
 
 class Attempt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -18,7 +19,7 @@ from ._clock import SimClock, format_ts, parse_ts
 from ._content import DEFAULT_OUTCOME_WEIGHTS
 from ._engine import Engine
 from ._faults import Faults
-from ._model import ACTIVE, Campaign, Row
+from ._model import ACTIVE, Campaign, Received, Row
 from ._shapes import Renderer
 from ._store import Store
 from ._windows import PhoneInfo
@@ -98,6 +99,8 @@ class Simulator:
         self.faults = Faults(config.seed)
         self._apply_config_faults()
         self.request_count = 0
+        # The last API requests as received (bounded: a create may carry megabytes).
+        self.received: deque[Received] = deque(maxlen=32)
         self.webhooks_sent = 0
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -232,6 +235,18 @@ class Simulator:
         campaign.set_status(row, status, self.clock.now())
         if status in ACTIVE:
             campaign.active += 1
+
+    def remove_row(self, campaign_id: str, index: int) -> None:
+        """Delete row ``index`` from the campaign (for tests: the reference has no such
+        endpoint, but rows can vanish from a real upstream, e.g. an erased contact)."""
+        campaign = self.campaign(campaign_id)
+        if campaign is None:
+            raise KeyError(campaign_id)
+        row = campaign.rows[index]
+        self.set_row_status(campaign_id, index, "cancelled")  # leaves the queue and counts
+        campaign.counts[row.counted] -= 1
+        campaign.terminal -= 1
+        campaign.rows.remove(row)
 
     def state(self) -> dict[str, Any]:
         now = self.clock.now()

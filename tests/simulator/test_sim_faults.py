@@ -75,8 +75,9 @@ def test_ratio_is_seeded_and_validated() -> None:
     assert pattern(1) == pattern(1)
     assert 5 < sum(pattern(1)) < 35
     faults = Faults()
-    with pytest.raises(ValueError):
-        faults.set("error", status=404)
+    for status in (302, 600):  # injected errors are 4xx (a 409, a 404) or 5xx
+        with pytest.raises(ValueError):
+            faults.set("error", status=status)
     with pytest.raises(ValueError):
         faults.set("teleport")
     with pytest.raises(ValueError):
