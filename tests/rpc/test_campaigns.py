@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import grpc
 import pytest
@@ -116,3 +117,13 @@ async def test_drifted_upstream_reaches_the_client_unchanged(stub, upstream: Sim
     for r in rows.rows:
         if r.call.status == row_pb2.CALL_STATUS_UNSPECIFIED:
             assert r.call.status_raw
+
+
+async def test_create_extra_fields_reach_the_upstream_body(stub, upstream: Simulator) -> None:
+    request = create_request(1)
+    request.extra_fields.update({"priority": "high", "tags": ["spring", "b2b"]})
+    await stub.CreateCampaign(request, metadata=auth())
+    sent = [r for r in upstream.received if (r.method, r.path) == ("POST", "/campaigns")]
+    body = json.loads(sent[-1].body)
+    assert body["priority"] == "high" and body["tags"] == ["spring", "b2b"]
+    assert body["name"] == request.name  # beside the typed fields, not instead of them

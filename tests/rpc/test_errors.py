@@ -109,3 +109,30 @@ async def test_upstream_validation_error_names_the_field(stub, upstream: Simulat
     bad = detail(error, error_details_pb2.BadRequest)
     assert isinstance(bad, error_details_pb2.BadRequest)
     assert bad.field_violations[0].field == "contacts[0].to_phone_number"
+
+
+async def test_a_conflict_is_already_exists_on_create_and_aborted_elsewhere(stub, upstream: Simulator) -> None:
+    cid = await _created(stub)
+    upstream.faults.fail_next(1, status=409, method="POST", path="/campaigns")
+    error = await _code_of(stub.CreateCampaign(create_request(1), metadata=auth()))
+    assert error.code() == Code.ALREADY_EXISTS
+    assert (error_info(error).reason, error_info(error).metadata["upstream_status"]) == (
+        "UPSTREAM_CONFLICT", "409")
+    upstream.faults.fail_next(1, status=409, method="POST", path=f"/campaigns/{cid}/cancel")
+    error = await _code_of(stub.CancelCampaign(pb.CancelCampaignRequest(id=cid), metadata=auth()))
+    assert error.code() == Code.ABORTED
+    assert error_info(error).reason == "UPSTREAM_CONFLICT"
+
+
+async def test_unavailable_with_retry_after_carries_retry_info(stub, upstream: Simulator) -> None:
+    upstream.faults.fail_next(1, status=503, retry_after=7, method="POST", path="/campaigns")
+    error = await _code_of(stub.CreateCampaign(create_request(1), metadata=auth()))
+    assert error.code() == Code.UNAVAILABLE
+    retry = detail(error, error_details_pb2.RetryInfo)
+    assert isinstance(retry, error_details_pb2.RetryInfo) and retry.retry_delay.seconds == 7
+    assert error_info(error).metadata["retry_after_seconds"] == "7"
+    # Without Retry-After there is no RetryInfo to invent.
+    upstream.faults.fail_next(1, status=503, method="POST", path="/campaigns")
+    error = await _code_of(stub.CreateCampaign(create_request(1), metadata=auth()))
+    assert error.code() == Code.UNAVAILABLE
+    assert detail(error, error_details_pb2.RetryInfo) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import grpc
 import pytest
@@ -88,3 +89,37 @@ async def test_an_unknown_outcome_is_never_retried_blindly(stub, upstream: Simul
     assert info.value.code() == grpc.StatusCode.ABORTED
     assert error_info(info.value).reason == "CREATE_OUTCOME_UNKNOWN"
     assert await _count_campaigns(stub) == 1
+
+
+def _posts(upstream: Simulator) -> int:
+    return sum(1 for r in upstream.received if (r.method, r.path) == ("POST", "/campaigns"))
+
+
+async def test_a_connection_dropped_after_sending_keeps_the_request_id(stub, upstream: Simulator) -> None:
+    # The request left; the upstream may have created the campaign before the drop.
+    upstream.faults.drop_next(1, method="POST", path="/campaigns")
+    request = create_request(1, request_id="dropped-after-send")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateCampaign(request, metadata=auth())
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateCampaign(request, metadata=auth())
+    assert info.value.code() == grpc.StatusCode.ABORTED
+    assert error_info(info.value).reason == "CREATE_OUTCOME_UNKNOWN"
+    assert _posts(upstream) == 1  # the retry was not sent
+
+
+async def test_a_refused_connection_releases_the_request_id(start_gateway, upstream: Simulator) -> None:
+    with socket.socket() as s:  # a port nobody listens on: the connection is refused
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{s.getsockname()[1]}"
+    request = create_request(1, request_id="refused-at-connect")
+    async with start_gateway(upstream_url=nowhere) as gw, grpc.aio.insecure_channel(gw.address) as ch:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await campaign_service_pb2_grpc.CampaignServiceStub(ch).CreateCampaign(request, metadata=auth())
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    async with start_gateway() as gw, grpc.aio.insecure_channel(gw.address) as ch:
+        stub = campaign_service_pb2_grpc.CampaignServiceStub(ch)
+        created = await stub.CreateCampaign(request, metadata=auth())  # nothing was sent: it creates
+        assert created.id and _posts(upstream) == 1
+        assert (await stub.CreateCampaign(request, metadata=auth())).id == created.id

@@ -122,3 +122,14 @@ async def test_scheduled_at_out_of_range(stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.CreateCampaign(request, metadata=auth())
     assert "scheduled_at" in violated_fields(info.value)
+
+
+async def test_request_id_length_limit_is_128(stub, upstream: Simulator) -> None:
+    before = upstream.request_count
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateCampaign(create_request(1, request_id="r" * 129), metadata=auth())
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(info.value) == ["request_id"]
+    assert upstream.request_count == before
+    created = await stub.CreateCampaign(create_request(1, request_id="r" * 128), metadata=auth())
+    assert created.id

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import duration_pb2
 
 from gateway.simulator import Simulator
@@ -20,7 +21,7 @@ from gateway.watch._filter import RowFilter
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc, row_pb2
 
-from ..conftest import auth
+from ..conftest import ALICE, BOB, auth
 from .helpers import create_request
 
 ADDED = pb.ROW_CHANGE_TYPE_ROW_ADDED
@@ -157,6 +158,13 @@ async def test_a_client_that_stops_reading_slows_nobody(start_gateway, upstream:
     assert _live(slow_got) == _live(fast_got)
 
 
+def _gateway_tasks() -> list[asyncio.Task[Any]]:
+    """The tasks of this process but the simulator's: aiohttp keeps one per kept-alive
+    connection, and how many the gateway's pool holds open varies from run to run."""
+    return [t for t in asyncio.all_tasks()
+            if getattr(t.get_coro(), "__qualname__", "") != "RequestHandler.start"]
+
+
 async def test_cancelled_clients_release_everything(gateway, stub, upstream: Simulator) -> None:
     cid = (await stub.CreateCampaign(create_request(3), metadata=auth())).id
     loop = asyncio.get_running_loop()
@@ -174,9 +182,62 @@ async def test_cancelled_clients_release_everything(gateway, stub, upstream: Sim
         while True:
             stats = gateway.watch.stats()
             released = stats["subscribers"] == 0 and stats["pollers"] == 0
-            if released and (baseline is None or len(asyncio.all_tasks()) <= baseline):
+            if released and (baseline is None or len(_gateway_tasks()) <= baseline):
                 break
-            assert loop.time() < deadline, f"not released: {stats}, {asyncio.all_tasks()}"
+            assert loop.time() < deadline, f"not released: {stats}, {_gateway_tasks()}"
             await asyncio.sleep(0.02)
         if baseline is None:
-            baseline = len(asyncio.all_tasks())
+            baseline = len(_gateway_tasks())
+
+
+async def _next_change(stream: Any) -> pb.WatchCampaignRowsResponse:
+    async with asyncio.timeout(20):
+        while True:
+            m = await stream.read()
+            assert m is not grpc.aio.EOF
+            if m.WhichOneof("event") == "row_change":
+                return m
+
+
+async def _snapshot_of(stream: Any) -> list[pb.WatchCampaignRowsResponse]:
+    got: list[pb.WatchCampaignRowsResponse] = []
+    async with asyncio.timeout(20):
+        while not got or got[-1].WhichOneof("event") != "snapshot_complete":
+            got.append(await stream.read())
+    return got
+
+
+async def test_a_row_deleted_outside_the_filter_makes_no_event(stub, upstream: Simulator) -> None:
+    cid = (await stub.CreateCampaign(create_request(4), metadata=auth())).id
+    everything = stub.WatchCampaignRows(_request(cid), metadata=auth())
+    calling_only = stub.WatchCampaignRows(_request(cid, statuses=[row_pb2.CALL_STATUS_CALLING]), metadata=auth())
+    rows = [m.row_change.row for m in (await _snapshot_of(everything))[:-1]]
+    inside = {m.row_change.row.id for m in (await _snapshot_of(calling_only))[:-1]}
+    last = rows[-1]
+    assert last.call.status_raw != "calling" and last.id not in inside
+    upstream.remove_row(cid, len(rows) - 1)  # a row the filtered watcher never had
+    gone = await _next_change(everything)
+    assert (gone.row_change.type, gone.row_change.row.id) == (REMOVED, last.id)
+    assert gone.row_change.removal_reason == pb.ROW_REMOVAL_REASON_DELETED
+    upstream.set_row_status(cid, 2, "calling")  # then a change the filtered watcher sees
+    marker = await _next_change(everything)
+    first = await _next_change(calling_only)  # nothing about the deleted row before it
+    assert (first.revision, first.row_change.type, first.row_change.row.id) == (
+        marker.revision, ADDED, rows[2].id)
+    everything.cancel()
+    calling_only.cancel()
+
+
+async def test_a_second_tenant_joining_a_watched_campaign_is_checked_upstream(
+    stub, upstream: Simulator
+) -> None:
+    cid = (await stub.CreateCampaign(create_request(3), metadata=auth(ALICE))).id
+    alice = stub.WatchCampaignRows(_request(cid), metadata=auth(ALICE))
+    await _snapshot_of(alice)  # the campaign is now polled and its rows are in the log
+    bob = stub.WatchCampaignRows(_request(cid), metadata=auth(BOB))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async with asyncio.timeout(20):
+            message = await bob.read()
+            raise AssertionError(f"bob received {message}")
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    alice.cancel()

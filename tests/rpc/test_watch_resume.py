@@ -12,6 +12,7 @@ import asyncio
 from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import duration_pb2
 
 from gateway.simulator import Simulator
@@ -139,3 +140,31 @@ async def test_every_token_of_a_resumed_snapshot_resumes_right_after_it(stub, up
         stream.cancel()
         assert [(r.row_change.type, r.row_change.row.id) for r in rest[:-1]] == described[i + 1:]
         assert rest[-1].snapshot_complete.row_count == 8
+
+
+async def test_a_token_at_the_compaction_boundary_resumes_one_below_is_out_of_range(
+    gateway, stub, upstream: Simulator
+) -> None:
+    cid = (await stub.CreateCampaign(create_request(4), metadata=auth())).id
+    stream = stub.WatchCampaignRows(_request(cid), metadata=auth())
+    before = (await _until_snapshot_complete(stream))[-1]
+    stream.cancel()
+    r2 = await _commit(upstream, stub, cid, {2: "scheduled"})
+    stream = stub.WatchCampaignRows(_request(cid, before.resume_token), metadata=auth())
+    async with asyncio.timeout(20):  # r2's change, then a heartbeat: revision r2 complete
+        while (m := await stream.read()).WhichOneof("event") != "heartbeat":
+            inside_r2 = m
+    stream.cancel()
+    assert (inside_r2.revision, m.revision) == (r2, r2)
+    r3 = await _commit(upstream, stub, cid, {3: "scheduled"})
+    third = (await _read(stub.WatchCampaignRows(_request(cid, m.resume_token), metadata=auth()), 1))[0]
+    assert third.revision == r3
+    # Retention drops everything committed before revision r3: the log keeps what follows r2.
+    await gateway.db.changelog.compact(older_than=third.commit_time.ToNanoseconds() / 1e9)
+    resumed = await _read(stub.WatchCampaignRows(_request(cid, m.resume_token), metadata=auth()), 1)
+    assert resumed[0].revision == r3 and resumed[0].row_change.row.id == third.row_change.row.id
+    # Older positions, and one inside r2 (the rest of r2 is gone), cannot be resumed.
+    for token in (before.resume_token, inside_r2.resume_token):
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await _read(stub.WatchCampaignRows(_request(cid, token), metadata=auth()), 1)
+        assert info.value.code() == grpc.StatusCode.OUT_OF_RANGE
