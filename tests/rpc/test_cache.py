@@ -12,7 +12,7 @@ from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..conftest import ALICE, BOB, auth
+from ..conftest import ALICE, BOB, Bystander, auth
 from .helpers import create_request
 
 
@@ -22,8 +22,9 @@ async def _get(stub, cid: str, **kw):
     return response, dict(await call.trailing_metadata())["x-revox-cache"]
 
 
-async def test_fresh_entries_are_served_without_upstream_calls(stub, upstream: Simulator) -> None:
+async def test_fresh_entries_are_served_without_upstream_calls(stub, upstream: Simulator, bob: Bystander) -> None:
     cid = (await stub.CreateCampaign(create_request(1), metadata=auth())).id
+    await bob.step(cid)
     before = upstream.request_count
     for _ in range(5):
         got, state = await _get(stub, cid)
@@ -69,7 +70,7 @@ async def test_cache_survives_restart_for_stale_reads(gateway, start_gateway, up
         assert got.id == cid and state == "stale"
 
 
-async def test_delete_evicts_and_cancel_refreshes(stub, upstream: Simulator) -> None:
+async def test_delete_evicts_and_cancel_refreshes(stub, upstream: Simulator, bob: Bystander) -> None:
     cid = (await stub.CreateCampaign(create_request(2), metadata=auth())).id
     got, _ = await _get(stub, cid)
     assert not got.is_cancelled
@@ -77,12 +78,14 @@ async def test_delete_evicts_and_cancel_refreshes(stub, upstream: Simulator) -> 
     assert cancelled.is_cancelled
     got, state = await _get(stub, cid)
     assert got.is_cancelled and state == "hit"
+    await bob.step(cid)
     await stub.DeleteCampaign(pb.DeleteCampaignRequest(id=cid), metadata=auth())
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.GetCampaign(pb.GetCampaignRequest(id=cid), metadata=auth())
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     listed = await stub.ListCampaigns(pb.ListCampaignsRequest(), metadata=auth())
     assert cid not in [c.id for c in listed.campaigns]
+    await bob.step(cid)
 
 
 async def test_keys_never_stored_in_clear(stub, settings) -> None:
@@ -121,9 +124,10 @@ async def test_cached_lists_are_per_tenant(stub, upstream: Simulator) -> None:
     assert await _list(stub, ALICE) == ([alice], "hit")
 
 
-async def test_a_list_after_a_create_shows_the_new_campaign(stub, upstream: Simulator) -> None:
+async def test_a_list_after_a_create_shows_the_new_campaign(stub, upstream: Simulator, bob: Bystander) -> None:
     first = (await stub.CreateCampaign(create_request(1), metadata=auth())).id
     assert await _cached_list(stub) == [first]
+    await bob.step(first)
     second = (await stub.CreateCampaign(create_request(1), metadata=auth())).id
     ids, _ = await _list(stub)
     assert ids == sorted([first, second])
@@ -141,10 +145,13 @@ async def test_an_expired_entry_is_served_stale_when_rate_limited(start_gateway,
         assert got.id == cid and state == "stale"
 
 
-async def test_a_campaign_deleted_upstream_is_not_found_from_then_on(stub, upstream: Simulator) -> None:
+async def test_a_campaign_deleted_upstream_is_not_found_from_then_on(
+    stub, upstream: Simulator, bob: Bystander
+) -> None:
     cid = (await stub.CreateCampaign(create_request(1), metadata=auth())).id
     _, state = await _get(stub, cid)
     assert state == "hit"
+    await bob.step(cid)
     async with httpx.AsyncClient(base_url=upstream.base_url) as http:  # behind the gateway's back
         gone = await http.delete(f"/campaigns/{cid}", headers={"Authorization": f"Bearer {ALICE}"})
         assert gone.status_code == 200

@@ -12,7 +12,7 @@ from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..conftest import auth
+from ..conftest import Bystander, auth
 from .helpers import create_request, error_info, violated_fields
 
 
@@ -21,20 +21,22 @@ async def _count_campaigns(stub) -> int:
     return len(listed.campaigns)
 
 
-async def test_duplicate_returns_the_first_result_without_a_second_post(stub) -> None:
-    request = create_request(3, request_id="0b6b4f0e-6f5c-4a53-9d3c-5b1f0d7c2a11")
+async def test_duplicate_returns_the_first_result_without_a_second_post(stub, bob: Bystander) -> None:
+    request = create_request(3, request_id=Bystander.REQUEST_ID)  # the id Bob uses too
     first = await stub.CreateCampaign(request, metadata=auth())
+    await bob.step(first.id)
     second = await stub.CreateCampaign(request, metadata=auth())
     assert second.id == first.id
     assert await _count_campaigns(stub) == 1
 
 
-async def test_concurrent_duplicates_wait_for_the_first(stub, upstream: Simulator) -> None:
+async def test_concurrent_duplicates_wait_for_the_first(stub, upstream: Simulator, bob: Bystander) -> None:
     upstream.faults.add_latency(0.3, method="POST")
     request = create_request(2, request_id="race-1")
     results = await asyncio.gather(*(stub.CreateCampaign(request, metadata=auth()) for _ in range(5)))
     assert len({r.id for r in results}) == 1
     upstream.faults.clear()
+    await bob.step(results[0].id)
     assert await _count_campaigns(stub) == 1
 
 

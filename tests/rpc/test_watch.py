@@ -13,7 +13,7 @@ from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..conftest import auth
+from ..conftest import Bystander, auth
 from .helpers import create_request, error_info
 
 ADDED = pb.ROW_CHANGE_TYPE_ROW_ADDED
@@ -49,12 +49,15 @@ async def _snapshot(stream) -> list[pb.WatchCampaignRowsResponse]:
                 return got
 
 
-async def test_snapshot_then_live_then_resume_without_gap_or_duplicate(stub, upstream: Simulator) -> None:
+async def test_snapshot_then_live_then_resume_without_gap_or_duplicate(
+    stub, upstream: Simulator, bob: Bystander
+) -> None:
     cid = (await stub.CreateCampaign(create_request(6), metadata=auth())).id
     first = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
     snap = await _snapshot(first)
     assert sum(1 for m in snap if m.WhichOneof("event") == "row_change" and m.row_change.type == ADDED) == 6
     assert snap[-1].snapshot_complete.row_count == 6
+    await bob.step(cid)  # a second tenant, while the campaign is watched
     stop = asyncio.Event()
     driver = asyncio.create_task(_drive(upstream, stop))
     try:

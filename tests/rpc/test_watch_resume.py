@@ -18,7 +18,7 @@ from google.protobuf import duration_pb2
 from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
-from ..conftest import auth
+from ..conftest import Bystander, auth
 from .helpers import create_request
 
 ADDED = pb.ROW_CHANGE_TYPE_ROW_ADDED
@@ -76,7 +76,9 @@ async def _commit(upstream: Simulator, stub: Any, cid: str, moves: dict[int, str
     return changes[0].revision
 
 
-async def test_resuming_inside_a_resumed_snapshot_delivers_the_rest(stub, upstream: Simulator) -> None:
+async def test_resuming_inside_a_resumed_snapshot_delivers_the_rest(
+    stub, upstream: Simulator, bob: Bystander
+) -> None:
     # The reproduction of issue 9, step by step.
     cid = (await stub.CreateCampaign(create_request(40), metadata=auth())).id
     ids = await _row_ids(stub, cid)
@@ -86,6 +88,7 @@ async def test_resuming_inside_a_resumed_snapshot_delivers_the_rest(stub, upstre
     assert [m.row_change.in_snapshot for m in first] == [True] * 5
     known = [m.row_change.row.id for m in first]
     assert known == ids[:5]
+    await bob.step(cid)
     # 2. One row the client knows and one it has not received yet change upstream.
     seen, unseen = ids[0], ids[5]
     revision = await _commit(
