@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("simulator", help="serve the Revox simulator (see: simulator --help)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .rpc import serve
+    from .app import serve
 
     try:
         asyncio.run(serve(settings_from_args(args)))

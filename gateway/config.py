@@ -7,14 +7,50 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_UPSTREAM", "SIMULATOR_KEY", "Settings", "add_serve_arguments", "settings_from_args"]
+__all__ = [
+    "DEFAULT_UPSTREAM",
+    "SIMULATOR_KEY",
+    "ServerSettings",
+    "Settings",
+    "WatchSettings",
+    "add_serve_arguments",
+    "settings_from_args",
+]
 
 DEFAULT_UPSTREAM = "https://www.getrevox.com/api"
 SIMULATOR_KEY = "sk_test_local_sandbox"
 
 
 @dataclass(frozen=True)
+class WatchSettings:
+    """What ``gateway.watch`` reads: the pollers' pace and the subscribers' limits."""
+
+    poll_interval: float = 2.0
+    max_poll_interval: float = 15.0
+    full_sweep_every: int = 10
+    retention_seconds: float = 24 * 3600.0
+    linger_seconds: float = 5.0
+    subscriber_queue: int = 1024
+    webhook_listen: str | None = None
+    upstream_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What ``gateway.rpc`` reads to listen: the address, TLS files and drain time."""
+
+    listen: str = "127.0.0.1:50051"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    shutdown_grace: float = 10.0
+
+
+@dataclass(frozen=True)
 class Settings:
+    """Every setting of a gateway process, flat as the CLI and env give them; each
+    component receives only its own typed part (``watch``, ``server``)."""
+
     listen: str = "127.0.0.1:50051"
     upstream_url: str = DEFAULT_UPSTREAM
     api_key: str | None = None
@@ -38,6 +74,29 @@ class Settings:
     # The embedded simulator (with --simulator)
     simulator_speedup: float | None = None
     simulator_seed: int = 1
+
+    @property
+    def watch(self) -> WatchSettings:
+        return WatchSettings(
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+            full_sweep_every=self.full_sweep_every,
+            retention_seconds=self.retention_seconds,
+            linger_seconds=self.linger_seconds,
+            subscriber_queue=self.subscriber_queue,
+            webhook_listen=self.webhook_listen,
+            upstream_timeout=self.upstream_timeout,
+        )
+
+    @property
+    def server(self) -> ServerSettings:
+        return ServerSettings(
+            listen=self.listen,
+            tls_cert=self.tls_cert,
+            tls_key=self.tls_key,
+            tls_client_ca=self.tls_client_ca,
+            shutdown_grace=self.shutdown_grace,
+        )
 
     def __repr__(self) -> str:  # never print the key
         return f"Settings(listen={self.listen!r}, upstream_url={self.upstream_url!r}, ...)"

@@ -11,8 +11,8 @@ from typing import Any
 import grpc
 import pytest
 
+from gateway.app import Gateway
 from gateway.config import Settings
-from gateway.rpc import Gateway
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.store import sqlite_url
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb

@@ -19,8 +19,7 @@ from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 from .. import convert
 from ..errors import FieldViolation, InvalidArgument
-from ..service import Caller, CampaignRead
-from ..service import CampaignService as Campaigns
+from ..service import Caller, CampaignRead, Campaigns
 from . import _validation as check
 from ._auth import api_key_from
 
@@ -34,8 +33,9 @@ class Watcher(Protocol):
     """What WatchCampaignRows delegates to (``gateway.watch``)."""
 
     def watch(
-        self, caller: Caller, request: pb.WatchCampaignRowsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.WatchCampaignRowsResponse]: ...
+        self, caller: Caller, request: pb.WatchCampaignRowsRequest, context: object = None,
+        *, raw: bool = False,
+    ) -> AsyncIterator[pb.WatchCampaignRowsResponse | bytes]: ...
 
 
 class CampaignServicer:

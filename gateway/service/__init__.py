@@ -5,6 +5,6 @@ renders; this layer decides."""
 from __future__ import annotations
 
 from ._caller import Caller
-from ._campaigns import CacheState, CampaignRead, CampaignService, request_hash
+from ._campaigns import CacheState, CampaignRead, Campaigns, request_hash
 
-__all__ = ["CacheState", "Caller", "CampaignRead", "CampaignService", "request_hash"]
+__all__ = ["CacheState", "Caller", "CampaignRead", "Campaigns", "request_hash"]

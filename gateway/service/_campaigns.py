@@ -52,7 +52,7 @@ from ..upstream import (
 )
 from ._caller import Caller
 
-__all__ = ["CacheState", "CampaignRead", "CampaignService", "request_hash"]
+__all__ = ["CacheState", "CampaignRead", "Campaigns", "request_hash"]
 
 CacheState = Literal["hit", "miss", "stale"]
 _log = logging.getLogger("gateway.service")
@@ -81,7 +81,7 @@ def request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class CampaignService:
+class Campaigns:
     def __init__(
         self,
         client: RevoxClient,
@@ -353,16 +353,5 @@ def _definitely_not_created(exc: BaseException) -> bool:
     if isinstance(exc, UpstreamStatusError):
         return True
     if isinstance(exc, UpstreamUnavailable):
-        return _never_sent(exc)
+        return not exc.maybe_sent
     return not isinstance(exc, UpstreamError | asyncio.CancelledError) and isinstance(exc, Exception)
-
-
-def _never_sent(exc: BaseException) -> bool:
-    import httpx
-
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-            return True
-        cause = cause.__cause__
-    return False

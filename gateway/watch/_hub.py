@@ -14,11 +14,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import row_pb2
 
+from ..config import WatchSettings
 from ..convert import decode
 from ..errors import ShuttingDown
 from ..store import ChangeLog
@@ -29,11 +30,18 @@ from ._poller import CampaignState, Poller
 from ._stream import run_stream
 from ._token import COMPLETE, Position, TokenCodec
 
-__all__ = ["WatchHub"]
+__all__ = ["Subscriber", "WatchHub"]
 
 Snapshot = tuple[pb.WatchCampaignRowsResponse, bytes]  # a snapshot message, serialized once
 
 log = logging.getLogger(__name__)
+
+
+class Subscriber(Protocol):
+    """Who opens a watch: only the key is needed (admission, polling, revocation)."""
+
+    @property
+    def api_key(self) -> str: ...
 _SHUTDOWN_MSG = "gateway is shutting down; resume with your last resume_token"
 
 
@@ -45,7 +53,7 @@ class WatchHub:
         *,
         client: RevoxClient,
         changelog: ChangeLog,
-        settings: Any,
+        settings: WatchSettings,
         token_key: bytes,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -67,13 +75,13 @@ class WatchHub:
         }
         self._compactor: asyncio.Task[None] | None = None
         self._webhook: Any = None
-        self._timeout = float(getattr(settings, "upstream_timeout", 10.0) or 10.0)
+        self._timeout = settings.upstream_timeout
 
     # -- lifecycle ----------------------------------------------------------------
 
     async def __aenter__(self) -> WatchHub:
         self._compactor = asyncio.create_task(self._compact_forever(), name="watch-compactor")
-        if getattr(self.settings, "webhook_listen", None):
+        if self.settings.webhook_listen:
             from ._webhook import WebhookServer
 
             self._webhook = WebhookServer(self, self.settings.webhook_listen)
@@ -108,7 +116,7 @@ class WatchHub:
                 await t
 
     async def _compact_forever(self) -> None:
-        retention = float(self.settings.retention_seconds)
+        retention = self.settings.retention_seconds
         period = max(0.05, min(retention / 10, 60.0))
         while True:
             await asyncio.sleep(period)
@@ -118,12 +126,12 @@ class WatchHub:
                 log.exception("watch log compaction failed")
 
     async def compact(self) -> int:
-        return await self.changelog.compact(self.clock() - float(self.settings.retention_seconds))
+        return await self.changelog.compact(self.clock() - self.settings.retention_seconds)
 
     # -- public -------------------------------------------------------------------
 
     def watch(
-        self, caller: Any, request: pb.WatchCampaignRowsRequest, context: Any = None,
+        self, caller: Subscriber, request: pb.WatchCampaignRowsRequest, context: object = None,
         *, raw: bool = False,
     ) -> AsyncIterator[pb.WatchCampaignRowsResponse | bytes]:
         """The stream of ``request``; with ``raw``, change and snapshot events come as
@@ -170,7 +178,7 @@ class WatchHub:
         if st.linger is not None:
             st.linger.cancel()
             st.linger = None
-        mb = Mailbox(api_key, int(self.settings.subscriber_queue))
+        mb = Mailbox(api_key, self.settings.subscriber_queue)
         st.mailboxes.add(mb)
         st.add_key(api_key)
         if not st.final and (st.task is None or st.task.done()):
@@ -189,7 +197,7 @@ class WatchHub:
         st.mailboxes.discard(mb)
         st.drop_key(mb.api_key)
         if not st.mailboxes and st.linger is None:
-            linger = float(self.settings.linger_seconds)
+            linger = self.settings.linger_seconds
             st.linger = asyncio.get_running_loop().call_later(linger, self._reap, st)
 
     def _reap(self, st: CampaignState) -> None:

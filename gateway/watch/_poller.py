@@ -42,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import upstream as up
+from ..config import WatchSettings
 from ..store import ChangeLog, CommitResult, PollDiff
 from ._events import Batch, Mailbox
 
@@ -132,7 +133,7 @@ class Poller:
         *,
         client: up.RevoxClient,
         changelog: ChangeLog,
-        settings: Any,
+        settings: WatchSettings,
         clock: Callable[[], float],
         counters: dict[str, int],
     ) -> None:
@@ -142,7 +143,7 @@ class Poller:
         self._settings = settings
         self._clock = clock
         self._counters = counters
-        self._timeout = float(getattr(settings, "upstream_timeout", 10.0) or 10.0)
+        self._timeout = settings.upstream_timeout
         # row id -> (status, phone) of rows last seen non-terminal
         self._active: dict[str, tuple[str, str]] = {}
         self._odd: set[str] = set()  # rows last seen with an undocumented (or no) status
@@ -322,9 +323,9 @@ class Poller:
 
     async def run(self) -> None:
         st = self._settings
-        base = float(st.poll_interval)
-        cap = float(st.max_poll_interval)
-        sweep_every = max(1, int(st.full_sweep_every))
+        base = st.poll_interval
+        cap = st.max_poll_interval
+        sweep_every = max(1, st.full_sweep_every)
         interval = base
         backoff = base
         full = True  # first poll of this process: full sweep (catches the downtime)

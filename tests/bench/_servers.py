@@ -161,8 +161,8 @@ async def _until_sigterm() -> None:
 
 
 async def _run_gateway(args: argparse.Namespace) -> None:
+    from gateway.app import Gateway
     from gateway.config import Settings
-    from gateway.rpc import Gateway
     from gateway.simulator import Simulator, SimulatorConfig
     from gateway.store import sqlite_url
 
@@ -209,9 +209,9 @@ def _rss_kib() -> int:
 async def _run_watch(args: argparse.Namespace) -> None:
     import gc
 
+    from gateway.app import Gateway
     from gateway.config import Settings
     from gateway.convert import create_body
-    from gateway.rpc import Gateway
     from gateway.simulator import Simulator, SimulatorConfig
     from gateway.store import sqlite_url
     from gateway.upstream import RevoxClient

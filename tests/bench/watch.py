@@ -311,7 +311,7 @@ async def _scale(plan: Plan) -> tuple[list[Cycle], dict[str, dict[str, int]]]:
             state = CampaignState(cid)
             state.add_key(KEY)
             counters: dict[str, int] = defaultdict(int)
-            poller = Poller(state, client=client, changelog=db.changelog, settings=Settings(),
+            poller = Poller(state, client=client, changelog=db.changelog, settings=Settings().watch,
                             clock=time.time, counters=counters)
 
             async def advance(seconds: float) -> None:

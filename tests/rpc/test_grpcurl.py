@@ -9,8 +9,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from gateway.app import Gateway
 from gateway.config import Settings
-from gateway.rpc import Gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -42,7 +42,7 @@ class Env:
         self.client = await self._stack.enter_async_context(RevoxClient(self.sim.base_url))
         self.hub = WatchHub(
             client=self.client, changelog=self.db.changelog,
-            settings=replace(self.settings, **overrides), token_key=TOKEN_KEY,
+            settings=replace(self.settings, **overrides).watch, token_key=TOKEN_KEY,
         )
         await self._stack.enter_async_context(self.hub)
         return self.hub
