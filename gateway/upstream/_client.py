@@ -7,6 +7,7 @@ import json
 import logging
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from ._errors import (
     MalformedResponse,
     Unauthenticated,
     UpstreamError,
+    UpstreamStatusError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -42,12 +44,35 @@ _RETRYABLE_TRANSPORT: tuple[type[httpx.TransportError], ...] = (
 _JSON_HEADERS_EXTRA = {"Content-Type": "application/json"}
 
 
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    """One request as every attempt sends it."""
+
+    method: str
+    path: str
+    api_key: str
+    headers: dict[str, str]
+    params: dict[str, str | int] | None
+    content: bytes | None
+
+
+def _before_sending(exc: BaseException) -> bool:
+    """Whether a transport error happened before any byte of the request was written."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return True
+        cause = cause.__cause__
+    return False
+
+
 def _segment(campaign_id: str, method: str) -> str:
     """Escape one path segment so an id like ``../x`` or ``a/b`` can't change the route."""
     if not campaign_id:
         # "/campaigns/" would silently hit the list endpoint (or 404 somewhere confusing).
         raise BadRequest(
-            "campaign id must not be empty", field="id", method=method, path="/campaigns/"
+            "campaign id must not be empty", field="id", method=method, path="/campaigns/",
+            maybe_sent=False,
         )
     escaped = quote(campaign_id, safe="")
     # quote() leaves dots alone, and httpx (like any RFC 3986 client) collapses "." and ".."
@@ -243,6 +268,7 @@ class RevoxClient:
         params: dict[str, str | int] | None = None,
         content: bytes | None = None,
     ) -> dict[str, Any]:
+        """The retry loop around :meth:`_attempt`, bounded by the caller's deadline."""
         # A key with control or non-ASCII characters would make h11 raise an error that quotes
         # the header value, i.e. the key; reject it ourselves without echoing it.
         if not (api_key.isascii() and api_key.isprintable()) or " " in api_key:
@@ -250,14 +276,14 @@ class RevoxClient:
                 "API key contains characters not allowed in an HTTP header",
                 method=method,
                 path=path,
+                maybe_sent=False,
             )
         headers = {"Authorization": "Bearer " + api_key}
         if content is not None:
             headers.update(_JSON_HEADERS_EXTRA)
+        exchange = _Exchange(method, path, api_key, headers, params, content)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        policy = self._retry
-        client = self._client
         attempt = 0
         last: UpstreamError | None = None
         while True:
@@ -271,79 +297,76 @@ class RevoxClient:
                         method=method,
                         path=path,
                     ) from last
-                if remaining < self._default_timeout:
-                    per_try = remaining
-            started = loop.time()
+                per_try = min(per_try, remaining)
             try:
-                # httpx timeouts are per socket operation, so a slowly trickling body could
-                # outlive them; this bounds the attempt as a whole (a no-op for deadline=None).
-                async with asyncio.timeout_at(deadline):
-                    response = await client.request(
-                        method,
-                        path,
-                        params=params,
-                        content=content,
-                        headers=headers,
-                        timeout=per_try,
-                    )
-            except (httpx.TimeoutException, TimeoutError) as exc:
-                self._log_attempt(method, path, type(exc).__name__, started, attempt)
-                raise UpstreamTimeout(
-                    "upstream did not answer in time", method=method, path=path
-                ) from exc
-            except httpx.TransportError as exc:
-                self._log_attempt(method, path, type(exc).__name__, started, attempt)
-                detail = str(exc)
-                error: UpstreamError = UpstreamUnavailable(
-                    redact(
-                        f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__, api_key
-                    ),
-                    method=method,
-                    path=path,
-                )
-                retryable = isinstance(exc, _RETRYABLE_TRANSPORT) and (
-                    idempotent or isinstance(exc, httpx.ConnectError)
-                )
-                if not retryable or attempt >= policy.max_attempts:
-                    raise error from exc
-                delay = policy.backoff(attempt)
-                cause: BaseException | None = exc
-            except httpx.RequestError as exc:
-                # DecodingError (bad Content-Encoding) and the like: the server answered, but
-                # not with anything we can read.
-                self._log_attempt(method, path, type(exc).__name__, started, attempt)
-                raise MalformedResponse(
-                    redact(f"{type(exc).__name__}: {exc}", api_key), method=method, path=path
-                ) from exc
-            else:
-                status = response.status_code
-                self._log_attempt(method, path, status, started, attempt)
-                if 200 <= status < 300:
-                    return parse_success(response, api_key, method, path)
-                status_err = error_from_response(response, api_key, method, path)
-                if (
-                    not idempotent
-                    or status not in RETRYABLE_STATUSES
-                    or attempt >= policy.max_attempts
-                ):
-                    raise status_err
-                retry_after: float | None = getattr(status_err, "retry_after", None)
-                if retry_after is None:
-                    delay = policy.backoff(attempt)
-                elif retry_after > policy.max_retry_after:
-                    # The upstream asked for a longer pause than we will hold a request for;
-                    # hand its retry_after to the caller (RESOURCE_EXHAUSTED + RetryInfo).
-                    raise status_err
-                else:
-                    delay = retry_after
-                error = status_err
-                cause = None
-            # Never start a wait that ends past the deadline: the caller learns the real cause
-            # (429/5xx/connection) now, instead of a DEADLINE_EXCEEDED later.
-            if deadline is not None and loop.time() + delay >= deadline:
-                raise error from cause
-            last = error
+                return await self._attempt(exchange, per_try, deadline, attempt)
+            except UpstreamError as error:
+                delay = self._retry_delay(error, idempotent=idempotent, attempt=attempt)
+                # Never start a wait that ends past the deadline: the caller learns the real
+                # cause (429/5xx/connection) now, instead of a DEADLINE_EXCEEDED later.
+                if delay is None or (deadline is not None and loop.time() + delay >= deadline):
+                    raise
+                last = error
             await asyncio.sleep(delay)
+
+    async def _attempt(
+        self, x: _Exchange, per_try: float, deadline: float | None, attempt: int
+    ) -> dict[str, Any]:
+        """One HTTP exchange; every failure leaves as an :class:`UpstreamError`."""
+        started = asyncio.get_running_loop().time()
+        try:
+            # httpx timeouts are per socket operation, so a slowly trickling body could
+            # outlive them; this bounds the attempt as a whole (a no-op for deadline=None).
+            async with asyncio.timeout_at(deadline):
+                response = await self._client.request(
+                    x.method, x.path, params=x.params, content=x.content, headers=x.headers,
+                    timeout=per_try,
+                )
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            self._log_attempt(x.method, x.path, type(exc).__name__, started, attempt)
+            raise UpstreamTimeout(
+                "upstream did not answer in time", method=x.method, path=x.path
+            ) from exc
+        except httpx.TransportError as exc:
+            self._log_attempt(x.method, x.path, type(exc).__name__, started, attempt)
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise UpstreamUnavailable(
+                redact(detail, x.api_key), method=x.method, path=x.path,
+                maybe_sent=not _before_sending(exc),
+                retry_safe=isinstance(exc, _RETRYABLE_TRANSPORT),
+            ) from exc
+        except httpx.RequestError as exc:
+            # DecodingError (bad Content-Encoding) and the like: the server answered, but
+            # not with anything we can read.
+            self._log_attempt(x.method, x.path, type(exc).__name__, started, attempt)
+            raise MalformedResponse(
+                redact(f"{type(exc).__name__}: {exc}", x.api_key), method=x.method, path=x.path
+            ) from exc
+        self._log_attempt(x.method, x.path, response.status_code, started, attempt)
+        if 200 <= response.status_code < 300:
+            return parse_success(response, x.api_key, x.method, x.path)
+        raise error_from_response(response, x.api_key, x.method, x.path)
+
+    def _retry_delay(self, error: UpstreamError, *, idempotent: bool, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt, or None when ``error`` is final."""
+        policy = self._retry
+        if attempt >= policy.max_attempts:
+            return None
+        if isinstance(error, UpstreamUnavailable):
+            # A create is resent only when the request certainly never left.
+            if error.retry_safe and (idempotent or not error.maybe_sent):
+                return policy.backoff(attempt)
+            return None
+        if not isinstance(error, UpstreamStatusError) or not idempotent:
+            return None
+        if error.status not in RETRYABLE_STATUSES:
+            return None
+        retry_after: float | None = getattr(error, "retry_after", None)
+        if retry_after is None:
+            return policy.backoff(attempt)
+        # The upstream asked for a longer pause than we will hold a request for: hand its
+        # retry_after to the caller (RESOURCE_EXHAUSTED + RetryInfo).
+        return None if retry_after > policy.max_retry_after else retry_after
 
     @staticmethod
     def _log_attempt(

@@ -2,7 +2,7 @@
 
 Our exception hierarchy::
 
-    UpstreamError                      .status .message .body .method .path
+    UpstreamError                      .status .message .body .method .path .maybe_sent
     ├── UpstreamStatusError            the upstream answered with a non-2xx status (.code)
     │   ├── BadRequest                 400, 422 (.field)
     │   ├── Unauthenticated            401
@@ -14,12 +14,17 @@ Our exception hierarchy::
     │   ├── ServerError                5xx (.retry_after, for 503)
     │   └── OtherStatus                any other non-2xx status (3xx included: no redirects)
     ├── UpstreamUnavailable            connection refused/reset/dropped, DNS, TLS, protocol errors
+    │                                  (.retry_safe: the socket broke, resending may help)
     ├── UpstreamTimeout                the caller's deadline or the per-attempt timeout passed
     └── MalformedResponse              2xx, but the body is not JSON or not a JSON object
 
 Two subclasses of UpstreamStatusError can be raised without any HTTP exchange, with
 ``status=None``: ``Unauthenticated`` for an API key that cannot be put in a header, and
 ``BadRequest`` for an empty campaign id. They carry the gRPC meaning the caller needs.
+
+``maybe_sent`` is False only when no byte of the request can have reached the upstream
+(a refused connection, a key or id refused before any I/O): then a create certainly
+created nothing. Everything else keeps the conservative True.
 
 None of these objects ever hold the API key: the client redacts it from upstream bodies before
 building them, and ``method``/``path`` never include the query string.
@@ -55,6 +60,7 @@ class UpstreamError(Exception):
     body: Any
     method: str
     path: str
+    maybe_sent: bool
 
     def __init__(
         self,
@@ -64,6 +70,7 @@ class UpstreamError(Exception):
         body: Any = None,
         method: str = "",
         path: str = "",
+        maybe_sent: bool = True,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -71,6 +78,7 @@ class UpstreamError(Exception):
         self.body = body
         self.method = method
         self.path = path
+        self.maybe_sent = maybe_sent
 
     def _extra(self) -> dict[str, Any]:
         # Subclass-specific keyword arguments, so pickling and repr stay in one place.
@@ -101,6 +109,7 @@ class UpstreamError(Exception):
             "body": self.body,
             "method": self.method,
             "path": self.path,
+            "maybe_sent": self.maybe_sent,
             **self._extra(),
         }
         return (_rebuild, (type(self), self.message, kwargs))
@@ -184,7 +193,20 @@ class OtherStatus(UpstreamStatusError):
 
 
 class UpstreamUnavailable(UpstreamError):
-    """No usable HTTP answer: connection refused/reset/dropped, DNS, TLS or protocol errors."""
+    """No usable HTTP answer: connection refused/reset/dropped, DNS, TLS or protocol errors.
+
+    ``retry_safe``: the failure was the network's (a broken socket, a server that hung up),
+    not a configuration a resend cannot fix (a bad scheme, a proxy error).
+    """
+
+    retry_safe: bool
+
+    def __init__(self, message: str, *, retry_safe: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_safe = retry_safe
+
+    def _extra(self) -> dict[str, Any]:
+        return {"retry_safe": self.retry_safe}
 
 
 class UpstreamTimeout(UpstreamError):
