@@ -24,7 +24,7 @@ from .upstream import RevoxClient
 from .watch import WatchHub
 
 if TYPE_CHECKING:
-    from grpc_health.v1.health import HealthServicer
+    from grpc_health.v1._async import HealthServicer
 
     from .simulator import Simulator
 

@@ -60,7 +60,7 @@ def encode(message: Message) -> dict[str, Any]:
         elif field.is_repeated:
             items = getattr(message, key)
             out[key] = [encode(i) for i in items] if field.message_type else list(items)
-        elif field.type == _F.TYPE_ENUM:
+        elif field.enum_type is not None:
             raw = getattr(message, plan.raw[key])
             literal = raw or literal_of(field.enum_type, getattr(message, key))
             if literal is not None:

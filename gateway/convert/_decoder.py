@@ -20,7 +20,7 @@ test checks that both build identical messages, on adversarial input too:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -62,7 +62,7 @@ def decode_into(obj: Mapping[str, Any], message: Message) -> None:
     """Fill ``message`` from the upstream JSON object ``obj``."""
     run = _RUNS.get(type(message))
     if run is None:
-        run = _RUNS[type(message)] = _compile(message.DESCRIPTOR)
+        run = _RUNS[type(message)] = _compile(cast(Descriptor, message.DESCRIPTOR))
     run(obj, message)
 
 
@@ -89,7 +89,7 @@ def _compile(desc: Descriptor) -> Run:
         if extra and has_extra:
             # A message without a drift slot cannot keep it; only request
             # messages lack one, and they are never decoded from upstream JSON.
-            message.extra_fields.update(extra)  # type: ignore[attr-defined]
+            message.extra_fields.update(extra)  # type: ignore[attr-defined]  # a field of the concrete message class
 
     return run
 
@@ -109,7 +109,7 @@ def _llm_model_run(has_extra: bool) -> Run:
         if "type" in obj:
             literal = obj["type"]
             if isinstance(literal, str):
-                message.type = literal  # type: ignore[attr-defined]
+                message.type = literal  # type: ignore[attr-defined]  # a field of the concrete message class
                 kind = _LLM_VARIANTS.get(literal)
             elif literal is not None:
                 extra["type"] = literal
@@ -117,7 +117,7 @@ def _llm_model_run(has_extra: bool) -> Run:
         get: Callable[[str], Setter | None] = _NO_SETTERS.get
         if kind is not None:
             variant = getattr(message, kind)
-            get = _variant_setters(variant.DESCRIPTOR).get
+            get = _variant_setters(cast(Descriptor, variant.DESCRIPTOR)).get
         touched = False
         for key, value in obj.items():
             if key == "type":
@@ -135,7 +135,7 @@ def _llm_model_run(has_extra: bool) -> Run:
             assert variant is not None
             variant.SetInParent()  # the variant is chosen even when all its keys drifted
         if extra and has_extra:
-            message.extra_fields.update(extra)  # type: ignore[attr-defined]
+            message.extra_fields.update(extra)  # type: ignore[attr-defined]  # a field of the concrete message class
 
     return run
 
@@ -154,9 +154,9 @@ def _variant_setters(desc: Descriptor) -> dict[str, Setter]:
 def _tool_arguments(message: Message, value: Any, extra: dict[str, Any]) -> None:
     # `tool_arguments` is an object or a string upstream: a oneof here.
     if isinstance(value, dict):
-        message.tool_arguments_object.update(value)  # type: ignore[attr-defined]
+        message.tool_arguments_object.update(value)  # type: ignore[attr-defined]  # a field of the concrete message class
     elif isinstance(value, str):
-        message.tool_arguments_text = value  # type: ignore[attr-defined]
+        message.tool_arguments_text = value  # type: ignore[attr-defined]  # a field of the concrete message class
     else:
         extra["tool_arguments"] = value
 
@@ -220,8 +220,9 @@ def _scalar_setter(name: str, convert: Callable[[Any], Any]) -> Setter:
 
 def _enum_setter(field: FieldDescriptor, raw: str | None) -> Setter:
     name = field.name
-    table = LITERALS.get(field.enum_type.full_name)
     enum_type = field.enum_type
+    assert enum_type is not None, "an enum field has an enum type"
+    table = LITERALS.get(enum_type.full_name)
 
     def set_enum(message: Message, value: Any, extra: dict[str, Any]) -> None:
         if not isinstance(value, str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf.message import Message
@@ -19,19 +19,22 @@ from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from ._servicer import CampaignServicer
 from ._status import status_for
 
+if TYPE_CHECKING:
+    Context = grpc.aio.ServicerContext[Any, Any]
+    _Unary = Callable[[Any, Context], Awaitable[Any]]
+    _Stream = Callable[[Any, Context], AsyncIterator[Any]]
+
 __all__ = ["SERVICE_NAME", "generic_handler"]
 
 SERVICE_NAME = "revox.campaigns.v1.CampaignService"
-_Unary = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
-_Stream = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
 def _serialize(message: Message | bytes) -> bytes:
-    return message if type(message) is bytes else message.SerializeToString()  # type: ignore[union-attr]
+    return message if isinstance(message, bytes) else message.SerializeToString()
 
 
 def _unary(method: _Unary, *, creating: bool = False) -> _Unary:
-    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def handler(request: Any, context: Context) -> Any:
         try:
             return await method(request, context)
         except asyncio.CancelledError:
@@ -43,7 +46,7 @@ def _unary(method: _Unary, *, creating: bool = False) -> _Unary:
 
 
 def _stream(method: _Stream) -> _Stream:
-    async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def handler(request: Any, context: Context) -> AsyncIterator[Any]:
         try:
             async for message in method(request, context):
                 yield message
@@ -56,14 +59,14 @@ def _stream(method: _Stream) -> _Stream:
 
 
 def generic_handler(servicer: CampaignServicer) -> grpc.GenericRpcHandler:
-    def unary(method: _Unary, request: type[Message], *, creating: bool = False) -> grpc.RpcMethodHandler:
+    def unary(method: _Unary, request: type[Message], *, creating: bool = False) -> grpc.RpcMethodHandler[Any, Any]:
         return grpc.unary_unary_rpc_method_handler(
             _unary(method, creating=creating),
             request_deserializer=request.FromString,
             response_serializer=_serialize,
         )
 
-    def stream(method: _Stream, request: type[Message]) -> grpc.RpcMethodHandler:
+    def stream(method: _Stream, request: type[Message]) -> grpc.RpcMethodHandler[Any, Any]:
         return grpc.unary_stream_rpc_method_handler(
             _stream(method), request_deserializer=request.FromString, response_serializer=_serialize
         )

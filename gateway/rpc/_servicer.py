@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 from google.protobuf import empty_pb2
@@ -22,6 +22,9 @@ from ..errors import FieldViolation, InvalidArgument
 from ..service import Caller, CampaignRead, Campaigns
 from . import _validation as check
 from ._auth import api_key_from
+
+if TYPE_CHECKING:
+    Context = grpc.aio.ServicerContext[Any, Any]
 
 __all__ = ["CampaignServicer", "Watcher"]
 
@@ -55,12 +58,12 @@ class CampaignServicer:
         self._rendered: OrderedDict[tuple[str, str, float], bytes] = OrderedDict()
         self._rendered_size = rendered_memo
 
-    def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
+    def _caller(self, context: Context) -> Caller:
         key = api_key_from(context.invocation_metadata(), self._default_key)
         return self._campaigns.caller(key)
 
     async def CreateCampaign(
-        self, request: pb.CreateCampaignRequest, context: grpc.aio.ServicerContext
+        self, request: pb.CreateCampaignRequest, context: Context
     ) -> campaign_pb2.Campaign:
         check.check_create(request)
         caller = self._caller(context)
@@ -73,7 +76,7 @@ class CampaignServicer:
         return convert.decode(campaign, campaign_pb2.Campaign)
 
     async def ListCampaigns(
-        self, request: pb.ListCampaignsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListCampaignsRequest, context: Context
     ) -> pb.ListCampaignsResponse:
         check.check_list_campaigns(request)
         offset = _offset_of(request.page_token)
@@ -92,7 +95,7 @@ class CampaignServicer:
         return response
 
     async def GetCampaign(
-        self, request: pb.GetCampaignRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetCampaignRequest, context: Context
     ) -> bytes:
         check.check_id("id", request.id)
         caller = self._caller(context)
@@ -113,14 +116,14 @@ class CampaignServicer:
         return data
 
     async def DeleteCampaign(
-        self, request: pb.DeleteCampaignRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DeleteCampaignRequest, context: Context
     ) -> empty_pb2.Empty:
         check.check_id("id", request.id)
         await self._campaigns.delete(self._caller(context), request.id, timeout=context.time_remaining())
         return empty_pb2.Empty()
 
     async def CancelCampaign(
-        self, request: pb.CancelCampaignRequest, context: grpc.aio.ServicerContext
+        self, request: pb.CancelCampaignRequest, context: Context
     ) -> campaign_pb2.Campaign:
         check.check_id("id", request.id)
         campaign = await self._campaigns.cancel(
@@ -129,7 +132,7 @@ class CampaignServicer:
         return convert.decode(campaign, campaign_pb2.Campaign)
 
     async def ListCampaignRows(
-        self, request: pb.ListCampaignRowsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListCampaignRowsRequest, context: Context
     ) -> pb.ListCampaignRowsResponse:
         check.check_list_rows(request)
         response = await self._campaigns.rows(
@@ -141,7 +144,7 @@ class CampaignServicer:
         return convert.decode(response, pb.ListCampaignRowsResponse)
 
     async def ExportCampaignRows(
-        self, request: pb.ExportCampaignRowsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ExportCampaignRowsRequest, context: Context
     ) -> AsyncIterator[pb.ExportCampaignRowsResponse]:
         check.check_export(request)
         export = await self._campaigns.export(
@@ -157,7 +160,7 @@ class CampaignServicer:
             yield pb.ExportCampaignRowsResponse(csv_chunk=chunk)
 
     def WatchCampaignRows(
-        self, request: pb.WatchCampaignRowsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.WatchCampaignRowsRequest, context: Context
     ) -> AsyncIterator[pb.WatchCampaignRowsResponse | bytes]:
         # Not a generator itself: the hub's stream is handed over as is (one generator
         # layer less per event per subscriber); events arrive pre-serialized (raw).

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -34,7 +35,7 @@ def status_for(exc: BaseException, *, creating: bool = False) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
-_Classified = tuple[int, str, str, dict[str, str], Sequence[object]]
+_Classified = tuple[int, str, str, dict[str, str], Sequence[Message]]
 
 _UPSTREAM: dict[type[up.UpstreamError], tuple[int, str]] = {
     up.Unauthenticated: (code_pb2.UNAUTHENTICATED, "UPSTREAM_UNAUTHENTICATED"),
@@ -73,7 +74,7 @@ def _classify(exc: BaseException, creating: bool) -> _Classified:
 def _classify_gateway(exc: gw.GatewayError) -> _Classified:
     code = _GATEWAY.get(type(exc), code_pb2.INTERNAL)
     meta: dict[str, str] = {}
-    details: list[object] = []
+    details: list[Message] = []
     if isinstance(exc, gw.InvalidArgument):
         details.append(_bad_request([(v.field, v.description) for v in exc.violations]))
     elif isinstance(exc, gw.RequestIdReused):
@@ -87,7 +88,7 @@ def _classify_gateway(exc: gw.GatewayError) -> _Classified:
 
 def _classify_upstream(exc: up.UpstreamError, creating: bool) -> _Classified:
     meta = {"upstream_status": str(exc.status)} if exc.status is not None else {}
-    details: list[object] = []
+    details: list[Message] = []
     message = f"Revox API: {exc.message}"
     if isinstance(exc, up.BadRequest):
         field = exc.field or "request"
@@ -119,7 +120,7 @@ def _bad_request(violations: Sequence[tuple[str, str]]) -> error_details_pb2.Bad
     )
 
 
-def _pack(message: object) -> any_pb2.Any:
+def _pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
-    packed.Pack(message)  # type: ignore[arg-type]
+    packed.Pack(message)
     return packed

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 import phonenumbers
-from google.protobuf.message import Message
+from google.protobuf import timestamp_pb2
 
 from generated.revox.campaigns.v1 import (
     assistant_pb2 as a,
@@ -175,9 +175,8 @@ def _retry_config(v: _Violations, path: str, config: a.CallRetryConfig) -> None:
         v.add(f"{path}.timezone", "must be an IANA timezone such as Europe/Paris")
 
 
-def _timestamp_ok(ts: Message) -> bool:
-    seconds = ts.seconds  # type: ignore[attr-defined]
-    nanos = ts.nanos  # type: ignore[attr-defined]
+def _timestamp_ok(ts: timestamp_pb2.Timestamp) -> bool:
+    seconds, nanos = ts.seconds, ts.nanos
     return -62135596800 <= seconds <= 253402300799 and 0 <= nanos < 1_000_000_000
 
 

@@ -8,6 +8,7 @@ which makes creating 100,000 rows a cheap loop.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ class Store:
 
     @staticmethod
     def select_rows(campaign: Campaign, q: RowsQuery, drift: bool,
-                    renamed: Mapping[str, str] | None = None) -> tuple[list[Row], int]:
+                    renamed: Mapping[str, str] | None = None) -> tuple[builtins.list[Row], int]:
         """The requested page and the filtered total (statuses as ``public_status`` renders).
 
         Without filters this slices the row list (O(page_size)); filters scan the rows.

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
@@ -313,7 +313,7 @@ class ChangeLog:
 
     async def iter_snapshot(
         self, campaign_key: str, *, page_size: int | None = 1000
-    ) -> AsyncIterator[Snapshot]:
+    ) -> AsyncGenerator[Snapshot, None]:
         """Pages of the current rows (by row_id), all from ONE read transaction.
 
         Every page carries the same revision. The transaction (and a pooled read
@@ -382,11 +382,13 @@ class ChangeLog:
                 raise RevisionAhead(revision, current)
             if revision == current:
                 return []
-            rows = (
-                await conn.execute(
-                    cols.where(c.revision > revision).order_by(c.revision, c.seq).limit(limit)
-                )
-            ).all()
+            rows = list(
+                (
+                    await conn.execute(
+                        cols.where(c.revision > revision).order_by(c.revision, c.seq).limit(limit)
+                    )
+                ).all()
+            )
             if len(rows) == limit:
                 last_rev, last_seq = rows[-1][0], rows[-1][1]
                 rows += (

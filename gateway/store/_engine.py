@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import Connection, event, inspect, select
 from sqlalchemy.engine import make_url
@@ -60,6 +60,8 @@ __all__ = [
 
 SCHEMA_VERSION_KEY = "schema_version"
 WATCH_EPOCH_KEY = "watch_epoch"
+
+_Repo = TypeVar("_Repo")
 
 
 class SchemaTooNew(RuntimeError):
@@ -218,26 +220,26 @@ class Database:
 
     # -- access -------------------------------------------------------------
 
-    def _require(self, repo: Any) -> Any:
+    def _require(self, repo: _Repo | None) -> _Repo:
         if repo is None:
             raise RuntimeError("Database not started; use 'async with' or open_database()")
         return repo
 
     @property
     def campaigns(self) -> CampaignCache:
-        return self._require(self._campaigns)  # type: ignore[no-any-return]
+        return self._require(self._campaigns)
 
     @property
     def idempotency(self) -> IdempotencyStore:
-        return self._require(self._idempotency)  # type: ignore[no-any-return]
+        return self._require(self._idempotency)
 
     @property
     def changelog(self) -> ChangeLog:
-        return self._require(self._changelog)  # type: ignore[no-any-return]
+        return self._require(self._changelog)
 
     @property
     def tenants(self) -> TenantHasher:
-        return self._require(self._tenants)  # type: ignore[no-any-return]
+        return self._require(self._tenants)
 
     @property
     def engine(self) -> AsyncEngine:

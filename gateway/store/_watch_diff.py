@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ._base import canonical_json
 from ._watch_types import Change, ChangeKind, Extractor
@@ -77,7 +77,7 @@ def fast_digest(row: dict[str, Any], shared: Shared) -> bytes:
             if assistant is not shared.value and assistant != shared.value:
                 shared.value = assistant
                 shared.digest = hashlib.sha256(marshal.dumps(assistant, _MARSHAL_FORMAT)).digest()
-            stand_in = {**row, "call": {**call, "assistant": shared.digest}}
+            stand_in = {**row, "call": {**cast(dict[str, Any], call), "assistant": shared.digest}}
             data = marshal.dumps(stand_in, _MARSHAL_FORMAT)
     except ValueError:  # not plain JSON data (tests may pass anything): compare canonically
         return b""

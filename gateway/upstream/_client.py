@@ -9,7 +9,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, SupportsIndex
 from urllib.parse import quote
 
 import httpx
@@ -82,12 +82,14 @@ def _segment(campaign_id: str, method: str) -> str:
     return escaped
 
 
-def _as_int(name: str, value: int) -> int:
+def _as_int(name: str, value: SupportsIndex | float) -> int:
     # Upstream wants "page=2", never "page=2.0"; bool is an int subclass but never meant here.
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an int, not bool")
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise TypeError(f"{name} must be a whole number, not {value!r}")
     return operator.index(value)  # TypeError for 1.5, "2", None: a caller bug, not upstream's
 
 

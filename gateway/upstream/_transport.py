@@ -73,7 +73,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # connection was dropped; the client's RetryPolicy must see (count, log, bound
         # by the deadline) every attempt. No public switch exists; the pinned aiohttp
         # has this attribute and tests/upstream/test_retry.py fails if it stops working.
-        self._session._retry_connection = False  # type: ignore[attr-defined]
+        self._session._retry_connection = False
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

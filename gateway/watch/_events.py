@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -78,10 +78,10 @@ class Batch:
             rc = pb.RowChange(type=kind, row=self._row(i), removal_reason=reason)
             if kind == MODIFIED:
                 if ch.prev_status is not None:
-                    rc.previous_status = number_of(_STATUS, ch.prev_status)
+                    rc.previous_status = cast(row_pb2.CallStatus, number_of(_STATUS, ch.prev_status))
                     rc.previous_status_raw = ch.prev_status
                 if ch.prev_result is not None:
-                    rc.previous_result = number_of(_RESULT, ch.prev_result)
+                    rc.previous_result = cast(row_pb2.CallResult, number_of(_RESULT, ch.prev_result))
                     rc.previous_result_raw = ch.prev_result
             resp = pb.WatchCampaignRowsResponse(
                 resume_token=token(Position(self.revision, ch.seq)),

@@ -28,9 +28,10 @@ MODIFIED = pb.ROW_CHANGE_TYPE_ROW_MODIFIED
 REMOVED = pb.ROW_CHANGE_TYPE_ROW_REMOVED
 LEFT = pb.ROW_REMOVAL_REASON_LEFT_FILTER
 DELETED = pb.ROW_REMOVAL_REASON_DELETED
+NO_REASON = pb.ROW_REMOVAL_REASON_UNSPECIFIED
 
 # (RowChangeType, RowRemovalReason) or None when the change is invisible.
-Verdict = tuple[int, int] | None
+Verdict = tuple[pb.RowChangeType, pb.RowRemovalReason] | None
 
 
 def _text_values(value: Any) -> Iterable[str]:
@@ -96,18 +97,18 @@ class RowFilter:
     def classify(self, change: Change) -> Verdict:
         if self.is_all:
             if change.kind == "added":
-                return (ADDED, 0)
+                return (ADDED, NO_REASON)
             if change.kind == "removed":
                 return (REMOVED, DELETED)
-            return (MODIFIED, 0)
+            return (MODIFIED, NO_REASON)
         if not self._query_ok(change.row):
             return None
         if change.kind == "added":
-            return (ADDED, 0) if self._state_ok(change.status, change.result) else None
+            return (ADDED, NO_REASON) if self._state_ok(change.status, change.result) else None
         prev = self._state_ok(change.prev_status, change.prev_result)
         if change.kind == "removed":
             return (REMOVED, DELETED) if prev else None
         new = self._state_ok(change.status, change.result)
         if new:
-            return (MODIFIED, 0) if prev else (ADDED, 0)
+            return (MODIFIED, NO_REASON) if prev else (ADDED, NO_REASON)
         return (REMOVED, LEFT) if prev else None

@@ -18,7 +18,7 @@ from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 from ..errors import ResumeTokenExpired, ResumeTokenInvalid, ShuttingDown
 from ..store import RevisionAhead, RevisionCompacted
-from ._events import Batch, Mailbox, group, timestamp
+from ._events import Batch, Mailbox, group
 from ._filter import RowFilter
 from ._poller import CampaignState
 from ._token import COMPLETE, Position
@@ -105,7 +105,7 @@ class _Stream:
             upstream_degraded=s.degraded, detail=s.detail, campaign_final=s.final
         )
         if s.last_poll_time is not None:
-            hb.last_poll_time.CopyFrom(timestamp(s.last_poll_time))
+            hb.last_poll_time.FromNanoseconds(int(s.last_poll_time * 1e9))
         return Response(resume_token=self.token(self.pos), revision=self.pos.revision, heartbeat=hb)
 
     def _check(self) -> None:
@@ -166,6 +166,7 @@ class _Stream:
 
     async def start(self, pos: Position | None, snapshot: bool) -> AsyncIterator[Response | bytes]:
         """Everything before live delivery: snapshot or resume, then the log up to now."""
+        m: Response | bytes
         if pos is None:
             if snapshot:
                 async for m in self._wait_ready():
