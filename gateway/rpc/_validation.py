@@ -117,22 +117,8 @@ def check_create(req: s.CreateCampaignRequest) -> None:
         v.add("name", "required")
     elif len(req.name) > MAX_NAME:
         v.add("name", f"at most {MAX_NAME} characters")
-    if not req.contacts:
-        v.add("contacts", "at least one contact is required")
-    elif len(req.contacts) > MAX_CONTACTS:
-        v.add("contacts", f"at most {MAX_CONTACTS} contacts per campaign")
-    for i, contact in enumerate(req.contacts):
-        _contact(v, f"contacts[{i}]", contact)
-        if len(v.items) >= 100:  # enough to act on; do not build a huge error
-            break
-    if req.HasField("from_phone_number") and not is_e164(req.from_phone_number):
-        v.add("from_phone_number", "must be an E.164 number such as +14155550100")
-    if req.HasField("max_concurrent_calls") and not 1 <= req.max_concurrent_calls <= 10_000:
-        v.add("max_concurrent_calls", "must be between 1 and 10000")
-    if req.HasField("scheduled_at") and not _timestamp_ok(req.scheduled_at):
-        v.add("scheduled_at", "must be a valid time")
-    if req.HasField("call_retry_config"):
-        _retry_config(v, "call_retry_config", req.call_retry_config)
+    _contacts(v, req)
+    _campaign_options(v, req)
     if req.request_id and not (
         len(req.request_id) <= MAX_REQUEST_ID and _PRINTABLE.fullmatch(req.request_id)
     ):
@@ -142,6 +128,29 @@ def check_create(req: s.CreateCampaignRequest) -> None:
         if key in typed:
             v.add(f"extra_fields.{key}", "is a typed field of this request; set it there")
     v.raise_if_any()
+
+
+def _contacts(v: _Violations, req: s.CreateCampaignRequest) -> None:
+    if not req.contacts:
+        v.add("contacts", "at least one contact is required")
+    elif len(req.contacts) > MAX_CONTACTS:
+        v.add("contacts", f"at most {MAX_CONTACTS} contacts per campaign")
+    for i, contact in enumerate(req.contacts):
+        _contact(v, f"contacts[{i}]", contact)
+        if len(v.items) >= 100:  # enough to act on; do not build a huge error
+            break
+
+
+def _campaign_options(v: _Violations, req: s.CreateCampaignRequest) -> None:
+    """The optional settings: each is checked only when the caller set it."""
+    if req.HasField("from_phone_number") and not is_e164(req.from_phone_number):
+        v.add("from_phone_number", "must be an E.164 number such as +14155550100")
+    if req.HasField("max_concurrent_calls") and not 1 <= req.max_concurrent_calls <= 10_000:
+        v.add("max_concurrent_calls", "must be between 1 and 10000")
+    if req.HasField("scheduled_at") and not _timestamp_ok(req.scheduled_at):
+        v.add("scheduled_at", "must be a valid time")
+    if req.HasField("call_retry_config"):
+        _retry_config(v, "call_retry_config", req.call_retry_config)
 
 
 def _contact(v: _Violations, path: str, contact: s.Contact) -> None:

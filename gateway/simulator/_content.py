@@ -65,38 +65,6 @@ def invent_assistant(assistant_id: str, org_id: str, created_at: str,
                      webhook_url: str | None) -> dict[str, Any]:
     """A fully populated 0.1.1 assistant, deterministic from its id."""
     h = _h(assistant_id)
-    variant = h[0] % 3
-    retry: dict[str, Any] | None
-    if variant == 0:
-        retry = None  # the seed's defaults apply
-    elif variant == 1:
-        retry = {
-            "calling_windows": [
-                {"calling_window_start_time": "9am", "calling_window_end_time": "12pm",
-                 "retry_delay_seconds": 3600},
-                {"calling_window_start_time": "2:00pm", "calling_window_end_time": "7pm",
-                 "retry_delay_seconds": 3600},
-            ],
-            "max_retry_attempts": 2,
-            "timezone": None,
-        }
-    else:
-        retry = {
-            "calling_windows": [
-                {"calling_window_start_time": "08:30", "calling_window_end_time": "20:00",
-                 "retry_delay_seconds": 5400},
-            ],
-            "max_retry_attempts": 4,
-            "timezone": None,
-        }
-    if h[1] % 2 == 0:
-        llm: dict[str, Any] = {
-            "type": "dedicated-instance",
-            "name": "gpt-4.1" if h[2] % 2 else "ministral-3-8b-instruct",
-        }
-    else:
-        llm = {"type": "openrouter", "openrouter_model_id": "openai/gpt-4.1",
-               "openrouter_provider": ("azure", "openai", "nebius")[h[2] % 3]}
     provider = "cartesia" if h[3] % 2 == 0 else "elevenlabs"
     names = ("Ava", "Léa", "Noah", "Mila", "Hugo", "Zoe")
     persona = names[h[4] % len(names)]
@@ -107,14 +75,14 @@ def invent_assistant(assistant_id: str, org_id: str, created_at: str,
             "connection_id": f"cal_conn_{h[5:11].hex()}",
             "event_type_id": f"https://api.calendly.com/event_types/{h[11:27].hex()}",
         },
-        "call_retry_config": retry,
+        "call_retry_config": _assistant_retry(h),
         "created_at": created_at,
         "end_of_call_sentence": "Thanks for your time, have a great day!",
         "first_sentence": f"Hi {{{{first_name}}}}, this is {persona} from Revox.",
         "first_sentence_delay_ms": 400,
         "first_sentence_mode": ("generated", "static", "none")[h[12] % 3],
         "ivr_navigation_enabled": bool(h[13] % 2),
-        "llm_model": llm,
+        "llm_model": _llm_model(h),
         "max_call_duration_secs": 600.0,
         "name": f"{persona} – outbound qualification",
         "organization_id": org_id,
@@ -122,16 +90,7 @@ def invent_assistant(assistant_id: str, org_id: str, created_at: str,
             f"You are {persona}, a friendly sales assistant. Qualify the lead, collect their "
             "email and book a demo if they are interested."
         ),
-        "structured_output_config": [
-            {"name": "interested", "required": True, "type": "boolean",
-             "description": "Whether the contact wants a demo"},
-            {"name": "email", "required": False, "type": "string",
-             "description": "The contact's email address"},
-            {"name": "team_size", "required": False, "type": "number"},
-            {"name": "sentiment", "required": True, "type": "enum",
-             "enum_options": ["positive", "neutral", "negative"]},
-            {"name": "callback_date", "required": False, "type": "date"},
-        ],
+        "structured_output_config": [dict(item) for item in _STRUCTURED_OUTPUT],
         "transfer_phone_number": "+14155550123",
         "updated_at": created_at,
         "voice": {
@@ -142,15 +101,67 @@ def invent_assistant(assistant_id: str, org_id: str, created_at: str,
         },
         "voicemail_message": f"Hi, it's {persona} from Revox, I'll try you again later.",
         "webhook_url": webhook_url or f"https://hooks.example.com/revox/{assistant_id}",
-        "faq_items": [
-            {"id": f"faq_{h[8:12].hex()}", "question": "How much does it cost?",
-             "answer": "Plans start at 99 EUR per month.", "needs_human_answer": False,
-             "source": "human"},
-            {"id": f"faq_{h[12:16].hex()}", "question": "Is there a free trial?",
-             "answer": "Yes, 14 days.", "needs_human_answer": False, "source": "ai"},
-        ],
+        "faq_items": _faq_items(h),
         "pending_faq_count": float(h[16] % 3),
     }
+
+
+
+
+_STRUCTURED_OUTPUT: tuple[dict[str, Any], ...] = (
+    {"name": "interested", "required": True, "type": "boolean",
+     "description": "Whether the contact wants a demo"},
+    {"name": "email", "required": False, "type": "string",
+     "description": "The contact's email address"},
+    {"name": "team_size", "required": False, "type": "number"},
+    {"name": "sentiment", "required": True, "type": "enum",
+     "enum_options": ["positive", "neutral", "negative"]},
+    {"name": "callback_date", "required": False, "type": "date"},
+)
+
+
+def _assistant_retry(h: bytes) -> dict[str, Any] | None:
+    """One of three retry set-ups: none (the seed's defaults apply), two windows, one."""
+    variant = h[0] % 3
+    if variant == 0:
+        return None
+    if variant == 1:
+        return {
+            "calling_windows": [
+                {"calling_window_start_time": "9am", "calling_window_end_time": "12pm",
+                 "retry_delay_seconds": 3600},
+                {"calling_window_start_time": "2:00pm", "calling_window_end_time": "7pm",
+                 "retry_delay_seconds": 3600},
+            ],
+            "max_retry_attempts": 2,
+            "timezone": None,
+        }
+    return {
+        "calling_windows": [
+            {"calling_window_start_time": "08:30", "calling_window_end_time": "20:00",
+             "retry_delay_seconds": 5400},
+        ],
+        "max_retry_attempts": 4,
+        "timezone": None,
+    }
+
+
+def _llm_model(h: bytes) -> dict[str, Any]:
+    if h[1] % 2 == 0:
+        return {"type": "dedicated-instance",
+                "name": "gpt-4.1" if h[2] % 2 else "ministral-3-8b-instruct"}
+    return {"type": "openrouter", "openrouter_model_id": "openai/gpt-4.1",
+            "openrouter_provider": ("azure", "openai", "nebius")[h[2] % 3]}
+
+
+def _faq_items(h: bytes) -> list[dict[str, Any]]:
+    return [
+        {"id": f"faq_{h[8:12].hex()}", "question": "How much does it cost?",
+         "answer": "Plans start at 99 EUR per month.", "needs_human_answer": False,
+         "source": "human"},
+        {"id": f"faq_{h[12:16].hex()}", "question": "Is there a free trial?",
+         "answer": "Yes, 14 days.", "needs_human_answer": False, "source": "ai"},
+    ]
 
 
 def plan_attempt(rng: random.Random, weights: dict[str, float],

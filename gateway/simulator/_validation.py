@@ -109,30 +109,7 @@ def parse_retry_config(value: Any, path: str) -> dict[str, Any]:
         raise _bad(f"{path}.calling_windows", f"{path}.calling_windows is required")
     if not isinstance(windows, list):
         raise _bad(f"{path}.calling_windows", f"{path}.calling_windows must be an array")
-    out_windows = []
-    for i, window in enumerate(windows):
-        wpath = f"{path}.calling_windows[{i}]"
-        if not isinstance(window, dict):
-            raise _bad(wpath, f"{wpath} must be an object")
-        for key in ("calling_window_start_time", "calling_window_end_time"):
-            text = window.get(key)
-            if text is None:
-                raise _bad(f"{wpath}.{key}", f"{wpath}.{key} is required")
-            if not isinstance(text, str) or parse_window_time(text) is None:
-                raise _bad(f"{wpath}.{key}",
-                           f"{wpath}.{key} must be 'HH:mm' (24-hour) or 'H:mma' (12-hour), "
-                           f"got {text!r}")
-        delay = window.get("retry_delay_seconds")
-        if delay is None:
-            raise _bad(f"{wpath}.retry_delay_seconds", f"{wpath}.retry_delay_seconds is required")
-        if not _is_int(delay) or delay < 0:
-            raise _bad(f"{wpath}.retry_delay_seconds",
-                       f"{wpath}.retry_delay_seconds must be a non-negative integer")
-        out_windows.append({
-            "calling_window_start_time": window["calling_window_start_time"],
-            "calling_window_end_time": window["calling_window_end_time"],
-            "retry_delay_seconds": int(delay),
-        })
+    out_windows = [_parse_window(w, f"{path}.calling_windows[{i}]") for i, w in enumerate(windows)]
     attempts = value.get("max_retry_attempts")
     if attempts is None:
         raise _bad(f"{path}.max_retry_attempts", f"{path}.max_retry_attempts is required")
@@ -143,6 +120,30 @@ def parse_retry_config(value: Any, path: str) -> dict[str, Any]:
     if tz is not None and (not isinstance(tz, str) or valid_timezone(tz) is None):
         raise _bad(f"{path}.timezone", f"{path}.timezone must be an IANA timezone, got {tz!r}")
     return {"calling_windows": out_windows, "max_retry_attempts": int(attempts), "timezone": tz}
+
+
+def _parse_window(window: Any, wpath: str) -> dict[str, Any]:
+    if not isinstance(window, dict):
+        raise _bad(wpath, f"{wpath} must be an object")
+    for key in ("calling_window_start_time", "calling_window_end_time"):
+        text = window.get(key)
+        if text is None:
+            raise _bad(f"{wpath}.{key}", f"{wpath}.{key} is required")
+        if not isinstance(text, str) or parse_window_time(text) is None:
+            raise _bad(f"{wpath}.{key}",
+                       f"{wpath}.{key} must be 'HH:mm' (24-hour) or 'H:mma' (12-hour), "
+                       f"got {text!r}")
+    delay = window.get("retry_delay_seconds")
+    if delay is None:
+        raise _bad(f"{wpath}.retry_delay_seconds", f"{wpath}.retry_delay_seconds is required")
+    if not _is_int(delay) or delay < 0:
+        raise _bad(f"{wpath}.retry_delay_seconds",
+                   f"{wpath}.retry_delay_seconds must be a non-negative integer")
+    return {
+        "calling_window_start_time": window["calling_window_start_time"],
+        "calling_window_end_time": window["calling_window_end_time"],
+        "retry_delay_seconds": int(delay),
+    }
 
 
 def windows_from_config(config: dict[str, Any]) -> list[Window]:
@@ -156,18 +157,15 @@ def windows_from_config(config: dict[str, Any]) -> list[Window]:
     ]
 
 
-def parse_create(body: dict[str, Any], phones: PhoneInfo) -> CreateRequest:
-    name = _nonempty_str(body, "name", "name")
-    assistant_id = _nonempty_str(body, "assistant_id", "assistant_id")
-    contacts_raw = body.get("contacts")
+def _parse_contacts(contacts_raw: Any, phones: PhoneInfo) -> list[tuple[str, dict[str, str]]]:
     if contacts_raw is None:
         raise _bad("contacts", "contacts is required")
     if not isinstance(contacts_raw, list):
         raise _bad("contacts", "contacts must be an array")
     if not contacts_raw:
         raise _bad("contacts", "contacts must contain at least one contact")
-    contacts: list[tuple[str, dict[str, str]]] = []
     valid = phones.is_valid_e164
+    contacts: list[tuple[str, dict[str, str]]] = []
     for i, contact in enumerate(contacts_raw):
         if not isinstance(contact, dict):
             raise _bad(f"contacts[{i}]", f"contacts[{i}] must be an object")
@@ -179,18 +177,41 @@ def parse_create(body: dict[str, Any], phones: PhoneInfo) -> CreateRequest:
             raise _bad(f"contacts[{i}].to_phone_number",
                        f"contacts[{i}].to_phone_number must be an E.164 phone number "
                        f"(e.g. +14155550123), got {number!r}")
-        variables = contact.get("prompt_variables")
-        if variables is None:
-            raise _bad(f"contacts[{i}].prompt_variables",
-                       f"contacts[{i}].prompt_variables is required (use {{}} for none)")
-        if not isinstance(variables, dict):
-            raise _bad(f"contacts[{i}].prompt_variables",
-                       f"contacts[{i}].prompt_variables must be an object of strings")
-        for key, val in variables.items():
-            if not isinstance(val, str):
-                raise _bad(f"contacts[{i}].prompt_variables.{key}",
-                           f"contacts[{i}].prompt_variables.{key} must be a string")
-        contacts.append((number, variables))
+        contacts.append((number, _parse_variables(contact.get("prompt_variables"), i)))
+    return contacts
+
+
+def _parse_variables(variables: Any, i: int) -> dict[str, str]:
+    if variables is None:
+        raise _bad(f"contacts[{i}].prompt_variables",
+                   f"contacts[{i}].prompt_variables is required (use {{}} for none)")
+    if not isinstance(variables, dict):
+        raise _bad(f"contacts[{i}].prompt_variables",
+                   f"contacts[{i}].prompt_variables must be an object of strings")
+    for key, val in variables.items():
+        if not isinstance(val, str):
+            raise _bad(f"contacts[{i}].prompt_variables.{key}",
+                       f"contacts[{i}].prompt_variables.{key} must be a string")
+    return variables
+
+
+def _parse_scheduled_at(scheduled: Any) -> float | None:
+    if scheduled is None:
+        return None
+    if not isinstance(scheduled, str):
+        raise _bad("scheduled_at", "scheduled_at must be an ISO 8601 string or null")
+    try:
+        return parse_ts(scheduled)
+    except ValueError:
+        raise _bad("scheduled_at",
+                   f"scheduled_at must be an ISO 8601 date-time, got {scheduled!r}") from None
+
+
+def parse_create(body: dict[str, Any], phones: PhoneInfo) -> CreateRequest:
+    name = _nonempty_str(body, "name", "name")
+    assistant_id = _nonempty_str(body, "assistant_id", "assistant_id")
+    contacts = _parse_contacts(body.get("contacts"), phones)
+    valid = phones.is_valid_e164
     retry = body.get("call_retry_config")
     retry_config = None if retry is None else parse_retry_config(retry, "call_retry_config")
     from_number = body.get("from_phone_number")
@@ -200,16 +221,7 @@ def parse_create(body: dict[str, Any], phones: PhoneInfo) -> CreateRequest:
     cap = body.get("max_concurrent_calls")
     if cap is not None and (not _is_int(cap) or cap < 1):
         raise _bad("max_concurrent_calls", "max_concurrent_calls must be a positive integer")
-    scheduled = body.get("scheduled_at")
-    scheduled_at: float | None = None
-    if scheduled is not None:
-        if not isinstance(scheduled, str):
-            raise _bad("scheduled_at", "scheduled_at must be an ISO 8601 string or null")
-        try:
-            scheduled_at = parse_ts(scheduled)
-        except ValueError:
-            raise _bad("scheduled_at",
-                       f"scheduled_at must be an ISO 8601 date-time, got {scheduled!r}") from None
+    scheduled_at = _parse_scheduled_at(body.get("scheduled_at"))
     return CreateRequest(
         name=name, assistant_id=assistant_id, contacts=contacts, call_retry_config=retry_config,
         from_phone_number=from_number, max_concurrent_calls=None if cap is None else int(cap),

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._base import Engines, chunked, dumps, upsert
 from ._schema import campaign_lists
@@ -148,54 +149,34 @@ class CampaignCache:
         ]
         async with self._e.write.begin() as conn:
             if replace_all:
-                # Evict everything not in the new list; clear old positions so a
-                # row kept (newer than this list) does not keep a stale index.
-                keep = set(ids)
-                existing = (
-                    (
-                        await conn.execute(
-                            select(campaigns_t.c.campaign_id).where(campaigns_t.c.tenant == tenant)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-                gone = [cid for cid in existing if cid not in keep]
-                for part in chunked(gone, 800):
-                    await conn.execute(
-                        delete(campaigns_t).where(
-                            campaigns_t.c.tenant == tenant, campaigns_t.c.campaign_id.in_(part)
-                        )
-                    )
-                await conn.execute(
-                    update(campaigns_t)
-                    .where(campaigns_t.c.tenant == tenant)
-                    .values(list_position=None)
-                )
+                await _clear_list(conn, tenant, keep=set(ids))
             if rows:
                 await conn.execute(self._upsert_stmt(with_position=False), rows)
             if replace_all:
-                # Positions are set separately: the upsert's "newer wins" guard
-                # may skip a payload, but the row is still in this list.
-                for part in chunked(list(enumerate(ids)), 800):
-                    await conn.execute(
-                        update(campaigns_t)
-                        .where(
-                            campaigns_t.c.tenant == tenant,
-                            campaigns_t.c.campaign_id == bindparam("cid"),
-                        )
-                        .values(list_position=bindparam("pos")),
-                        [{"cid": cid, "pos": pos} for pos, cid in part],
-                    )
-                stmt = upsert(self._e.dialect, campaign_lists).values(
-                    tenant=tenant, fetched_at=fetched_at
-                )
-                await conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["tenant"], set_={"fetched_at": stmt.excluded.fetched_at}
-                    )
-                )
+                await self._record_list(conn, tenant, ids, fetched_at)
         self._invalidate(None if replace_all else keys)
+
+    async def _record_list(
+        self, conn: AsyncConnection, tenant: str, ids: list[str], fetched_at: float
+    ) -> None:
+        # Positions are set separately: the upsert's "newer wins" guard
+        # may skip a payload, but the row is still in this list.
+        for part in chunked(list(enumerate(ids)), 800):
+            await conn.execute(
+                update(campaigns_t)
+                .where(
+                    campaigns_t.c.tenant == tenant,
+                    campaigns_t.c.campaign_id == bindparam("cid"),
+                )
+                .values(list_position=bindparam("pos")),
+                [{"cid": cid, "pos": pos} for pos, cid in part],
+            )
+        stmt = upsert(self._e.dialect, campaign_lists).values(tenant=tenant, fetched_at=fetched_at)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["tenant"], set_={"fetched_at": stmt.excluded.fetched_at}
+            )
+        )
 
     async def evict(self, tenant: str, campaign_id: str) -> None:
         """Drop one campaign (e.g. after Delete); it also leaves the cached list."""
@@ -262,3 +243,23 @@ class CampaignCache:
                 .all()
             )
         return CachedList(campaigns=[json.loads(p) for p in rows], fetched_at=fetched_at)
+
+
+async def _clear_list(conn: AsyncConnection, tenant: str, *, keep: set[str]) -> None:
+    """Evict the tenant's cached campaigns absent from a new full list and clear the old
+    positions, so a row kept (newer than this list) does not keep a stale index."""
+    existing = (
+        (await conn.execute(select(campaigns_t.c.campaign_id).where(campaigns_t.c.tenant == tenant)))
+        .scalars()
+        .all()
+    )
+    gone = [cid for cid in existing if cid not in keep]
+    for part in chunked(gone, 800):
+        await conn.execute(
+            delete(campaigns_t).where(
+                campaigns_t.c.tenant == tenant, campaigns_t.c.campaign_id.in_(part)
+            )
+        )
+    await conn.execute(
+        update(campaigns_t).where(campaigns_t.c.tenant == tenant).values(list_position=None)
+    )

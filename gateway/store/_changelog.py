@@ -31,10 +31,12 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._base import MAX_PARAMS, Engines, chunked
 from ._schema import watch_campaigns, watch_changes, watch_rows
 from ._watch_diff import PollDiff, compare, observe_items, prepare
+from ._watch_stored import append_removals, stored_rows
 from ._watch_types import (
     Change,
     ChangeKind,
@@ -158,62 +160,14 @@ class ChangeLog:
             observed = await asyncio.to_thread(prepare, diff.candidates)
         else:
             observed = prepare(diff.candidates)
-        w = watch_rows.c
         async with self._e.write.begin() as conn:
-            head = (
-                await conn.execute(
-                    select(watch_campaigns.c.current_revision).where(
-                        watch_campaigns.c.campaign_key == campaign_key
-                    )
-                )
-            ).first()
-            if head is None:
-                await conn.execute(
-                    insert(watch_campaigns).values(
-                        campaign_key=campaign_key,
-                        current_revision=0,
-                        compacted_revision=0,
-                        epoch=self._epoch,
-                        last_polled_at=None,
-                        terminal=0,
-                    )
-                )
-                current = 0
-            else:
-                current = int(head[0])
-
-            # row_id -> (row_hash, fast_hash, status, result)
-            stored: dict[str, tuple[str, bytes | None, str | None, str | None]] = {}
-            cols = select(w.row_id, w.row_hash, w.fast_hash, w.status, w.result)
-            if diff.full_sweep:
-                res = await conn.execute(cols.where(w.campaign_key == campaign_key))
-                stored = {r[0]: (r[1], r[2], r[3], r[4]) for r in res}
-            elif current > 0:  # nothing stored yet for a brand-new campaign
-                for part in chunked(list(observed), _CHUNK):
-                    res = await conn.execute(
-                        cols.where(w.campaign_key == campaign_key, w.row_id.in_(part))
-                    )
-                    stored.update((r[0], (r[1], r[2], r[3], r[4])) for r in res)
-
+            current = await self._head(conn, campaign_key)
+            stored = await stored_rows(conn, diff, observed, current)
             revision = current + 1
             d = compare(campaign_key, revision, observed, stored, self._extract, now)
             changes, texts = d.changes, d.texts
             removed_ids = sorted(set(stored) - diff.seen) if diff.full_sweep else []
-            for part in chunked(removed_ids, _CHUNK):
-                res = await conn.execute(
-                    select(w.row_id, w.row).where(
-                        w.campaign_key == campaign_key, w.row_id.in_(part)
-                    )
-                )
-                last_rows = {r[0]: r[1] for r in res}
-                for rid in part:
-                    last = stored[rid][2:]  # (status, result), also the "previous" ones
-                    row = json.loads(last_rows[rid])
-                    changes.append(
-                        Change(revision, len(changes), rid, "removed", row, *last, *last, now)
-                    )
-                    texts.append(last_rows[rid])
-
+            await append_removals(conn, campaign_key, revision, stored, removed_ids, d, now)
             if changes or d.rehashed:
                 change_params = [
                     (campaign_key, revision, c.seq, c.row_id, c.kind, text)
@@ -238,6 +192,29 @@ class ChangeLog:
                 .values(current_revision=current, last_polled_at=now)
             )
         return CommitResult(current, changes)
+
+    async def _head(self, conn: AsyncConnection, campaign_key: str) -> int:
+        """The campaign's current revision; a first commit registers the campaign."""
+        head = (
+            await conn.execute(
+                select(watch_campaigns.c.current_revision).where(
+                    watch_campaigns.c.campaign_key == campaign_key
+                )
+            )
+        ).first()
+        if head is not None:
+            return int(head[0])
+        await conn.execute(
+            insert(watch_campaigns).values(
+                campaign_key=campaign_key,
+                current_revision=0,
+                compacted_revision=0,
+                epoch=self._epoch,
+                last_polled_at=None,
+                terminal=0,
+            )
+        )
+        return 0
 
     async def mark_terminal(self, campaign_key: str, terminal: bool = True) -> None:
         """Flag a campaign whose rows can no longer change (e.g. completed)."""

@@ -104,26 +104,33 @@ def describe_error_body(
         message = body.get("message")
         field = field if field is not None else body.get("field")
         code = code if code is not None else body.get("code")
-    detail = body.get("detail")
-    if message is None and isinstance(detail, str):
-        message = detail
-    elif message is None and isinstance(detail, list) and detail and isinstance(detail[0], dict):
-        first = detail[0]
-        message = first.get("msg")
-        loc = first.get("loc")
-        if field is None and isinstance(loc, list) and loc:
-            # FastAPI prefixes the location with where the value came from; the gateway wants
-            # the field path only.
-            parts = [str(p) for p in loc]
-            if parts[0] in ("body", "query", "path", "header") and len(parts) > 1:
-                parts = parts[1:]
-            field = ".".join(parts)
+    if message is None:
+        message, fastapi_field = _fastapi_detail(body.get("detail"))
+        field = field if field is not None else fastapi_field
     return (
         body,
         _clip(str(message), _MESSAGE_LIMIT) if message is not None else None,
         str(field) if field not in (None, "") else None,
         str(code) if code not in (None, "") else None,
     )
+
+
+def _fastapi_detail(detail: Any) -> tuple[Any, str | None]:
+    """FastAPI's ``detail``: a text, or a list whose first item has ``msg`` and ``loc``."""
+    if isinstance(detail, str):
+        return detail, None
+    if not (isinstance(detail, list) and detail and isinstance(detail[0], dict)):
+        return None, None
+    first = detail[0]
+    loc = first.get("loc")
+    if not (isinstance(loc, list) and loc):
+        return first.get("msg"), None
+    # FastAPI prefixes the location with where the value came from; the gateway wants
+    # the field path only.
+    parts = [str(p) for p in loc]
+    if parts[0] in ("body", "query", "path", "header") and len(parts) > 1:
+        parts = parts[1:]
+    return first.get("msg"), ".".join(parts)
 
 
 def status_error(

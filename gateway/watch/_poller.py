@@ -323,11 +323,9 @@ class Poller:
 
     async def run(self) -> None:
         st = self._settings
-        base = st.poll_interval
-        cap = st.max_poll_interval
+        base, cap = st.poll_interval, st.max_poll_interval
         sweep_every = max(1, st.full_sweep_every)
-        interval = base
-        backoff = base
+        interval = backoff = base
         full = True  # first poll of this process: full sweep (catches the downtime)
         while True:
             self._cycle_requests = 0
@@ -337,58 +335,78 @@ class Poller:
                 return
             try:
                 result = await self._cycle(key, full)
-                self._polls += 1
-                self._counters["polls"] += 1
-                if result.changes:
-                    self.s.publish(
-                        Batch(result.revision, result.changes, result.changes[0].committed_at)
-                    )
-                else:
-                    self.s.revision = result.revision
-                was_degraded = self.s.degraded
-                self.s.degraded, self.s.detail = False, ""
-                self.s.last_poll_time = self._clock()
-                if not self.s.ready.is_set() or was_degraded:
-                    self.s.ready.set()
-                    self.s.notify_all()
+                self._published(result)
                 backoff = base
                 # Deferred lookups are due next cycle: no backing off meanwhile.
                 interval = base if result.changes or self._deferred else min(cap, interval * 2)
-                if not self._active and not result.changes and (full or self._polls % 3 == 0):
-                    if await self._campaign_done(key):
-                        if full:  # a full sweep found nothing new: the campaign is final
-                            await self._log.mark_terminal(self.s.campaign_id)
-                            self.s.final = True
-                            self.s.ready.set()
-                            self.s.notify_all()
-                            return
-                        full = True  # final sweep before declaring the campaign final
-                        continue
+                finality = await self._finality(key, full, bool(result.changes))
+                if finality == "final":
+                    return
+                if finality == "confirm":
+                    full = True  # final sweep before declaring the campaign final
+                    continue
                 full = self._polls % sweep_every == 0
             except _ACCESS_ERRORS as exc:
-                self.s.bad_keys.add(key)
-                self._key = None
-                everyone = all(k in self.s.bad_keys for k in self.s.keys)
-                for mb in list(self.s.mailboxes):
-                    if everyone or mb.api_key == key:  # a key that lost access gets no more
-                        mb.fail(exc)
-                if everyone:
+                if self._lost_access(key, exc):
                     return
                 continue
             except Exception as exc:  # upstream or e.g. the database: never die silently
-                if isinstance(exc, up.UpstreamError):
-                    self.s.detail = f"polling the Revox API failed: {type(exc).__name__}"
-                else:
-                    log.exception("watch poller of %s failed", self.s.campaign_id)
-                    self.s.detail = f"gateway error while polling: {type(exc).__name__}"
-                self._counters["poll_errors"] += 1
-                self.s.degraded = True
-                self.s.notify_all()
+                self._degraded(exc)
                 interval = backoff
                 backoff = min(cap, backoff * 2)
             finally:
                 self._counters["last_cycle_requests"] = self._cycle_requests
             await self._sleep(interval)
+
+    def _published(self, result: CommitResult) -> None:
+        """A poll succeeded: publish its revision and leave any degraded state."""
+        self._polls += 1
+        self._counters["polls"] += 1
+        if result.changes:
+            self.s.publish(Batch(result.revision, result.changes, result.changes[0].committed_at))
+        else:
+            self.s.revision = result.revision
+        was_degraded = self.s.degraded
+        self.s.degraded, self.s.detail = False, ""
+        self.s.last_poll_time = self._clock()
+        if not self.s.ready.is_set() or was_degraded:
+            self.s.ready.set()
+            self.s.notify_all()
+
+    async def _finality(self, key: str, full: bool, changed: bool) -> str | None:
+        """``"final"`` once a full sweep found nothing new in a campaign the upstream calls
+        done (polling stops), ``"confirm"`` when such a sweep is still owed, else None."""
+        if self._active or changed or not (full or self._polls % 3 == 0):
+            return None
+        if not await self._campaign_done(key):
+            return None
+        if not full:
+            return "confirm"
+        await self._log.mark_terminal(self.s.campaign_id)
+        self.s.final = True
+        self.s.ready.set()
+        self.s.notify_all()
+        return "final"
+
+    def _lost_access(self, key: str, exc: BaseException) -> bool:
+        """End the streams of a key that lost access; True when no admitted key is left."""
+        self.s.bad_keys.add(key)
+        self._key = None
+        everyone = all(k in self.s.bad_keys for k in self.s.keys)
+        for mb in list(self.s.mailboxes):
+            if everyone or mb.api_key == key:  # a key that lost access gets no more
+                mb.fail(exc)
+        return everyone
+
+    def _degraded(self, exc: Exception) -> None:
+        if isinstance(exc, up.UpstreamError):
+            self.s.detail = f"polling the Revox API failed: {type(exc).__name__}"
+        else:
+            log.exception("watch poller of %s failed", self.s.campaign_id)
+            self.s.detail = f"gateway error while polling: {type(exc).__name__}"
+        self._counters["poll_errors"] += 1
+        self.s.degraded = True
+        self.s.notify_all()
 
     async def _sleep(self, seconds: float) -> None:
         if self.s.wake.is_set():
