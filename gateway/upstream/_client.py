@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import operator
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, SupportsIndex
@@ -120,7 +120,11 @@ class RevoxClient:
         max_connections: int = 100,
         default_timeout: float = 30.0,
         user_agent: str = "revox-grpc-gateway/0.1",
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``clock`` (monotonic seconds; default: the event loop's) and ``sleep`` time the
+        retries and deadlines; tests pass a fake pair so no assertion reads the wall clock."""
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an http:// or https:// URL")
         if default_timeout <= 0:
@@ -128,6 +132,8 @@ class RevoxClient:
         self._base_url = base_url.rstrip("/")
         self._retry = retry if retry is not None else RetryPolicy()
         self._default_timeout = float(default_timeout)
+        self._clock = clock
+        self._sleep = sleep
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -284,15 +290,16 @@ class RevoxClient:
         if content is not None:
             headers.update(_JSON_HEADERS_EXTRA)
         exchange = _Exchange(method, path, api_key, headers, params, content)
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
+        now = self._clock or asyncio.get_running_loop().time
+        deadline = None if timeout is None else now() + timeout
         attempt = 0
         last: UpstreamError | None = None
         while True:
             attempt += 1
             per_try = self._default_timeout
+            remaining: float | None = None
             if deadline is not None:
-                remaining = deadline - loop.time()
+                remaining = deadline - now()
                 if remaining <= 0:
                     raise UpstreamTimeout(
                         "deadline exceeded before the upstream answered",
@@ -301,25 +308,26 @@ class RevoxClient:
                     ) from last
                 per_try = min(per_try, remaining)
             try:
-                return await self._attempt(exchange, per_try, deadline, attempt)
+                return await self._attempt(exchange, per_try, remaining, attempt)
             except UpstreamError as error:
                 delay = self._retry_delay(error, idempotent=idempotent, attempt=attempt)
                 # Never start a wait that ends past the deadline: the caller learns the real
                 # cause (429/5xx/connection) now, instead of a DEADLINE_EXCEEDED later.
-                if delay is None or (deadline is not None and loop.time() + delay >= deadline):
+                if delay is None or (deadline is not None and now() + delay >= deadline):
                     raise
                 last = error
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
     async def _attempt(
-        self, x: _Exchange, per_try: float, deadline: float | None, attempt: int
+        self, x: _Exchange, per_try: float, remaining: float | None, attempt: int
     ) -> dict[str, Any]:
         """One HTTP exchange; every failure leaves as an :class:`UpstreamError`."""
         started = asyncio.get_running_loop().time()
         try:
             # httpx timeouts are per socket operation, so a slowly trickling body could
-            # outlive them; this bounds the attempt as a whole (a no-op for deadline=None).
-            async with asyncio.timeout_at(deadline):
+            # outlive them; this bounds the attempt as a whole by what is left of the
+            # caller's deadline (a no-op without one).
+            async with asyncio.timeout(remaining):
                 response = await self._client.request(
                     x.method, x.path, params=x.params, content=x.content, headers=x.headers,
                     timeout=per_try,

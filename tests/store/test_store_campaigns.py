@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 from gateway.store import Database, is_fresh, sqlite_url
@@ -122,23 +121,19 @@ async def test_survives_restart_without_memo(db_path: Path) -> None:
         assert got is not None and got.payload == {"id": "c"}
 
 
-async def test_get_latency(db_path: Path) -> None:
-    """Not a benchmark gate: prints µs/get for the report (memo vs SQLite)."""
+async def test_the_memo_serves_what_sqlite_holds(db_path: Path) -> None:
+    """A warm read (memo) and a cold one (SQLite) answer the same payload; how much
+    faster the memo is, is ``make bench``'s cached GetCampaign figure."""
     async with (
         Database(sqlite_url(db_path), campaign_memo_size=0) as cold,
         Database(sqlite_url(db_path)) as warm,
     ):
         payload = {"id": "c", "name": "x" * 800, "rows": list(range(50))}
         await cold.campaigns.put("t", "c", payload, fetched_at=1.0)
-        n = 500
-        start = time.perf_counter()
-        for _ in range(n):
-            assert await cold.campaigns.get("t", "c") is not None
-        sqlite_us = (time.perf_counter() - start) / n * 1e6
-        await warm.campaigns.get("t", "c")
-        start = time.perf_counter()
-        for _ in range(n):
-            assert await warm.campaigns.get("t", "c") is not None
-        memo_us = (time.perf_counter() - start) / n * 1e6
-        print(f"\ncampaign get: sqlite {sqlite_us:.0f} us, memo {memo_us:.2f} us")
-        assert memo_us < sqlite_us
+        first = await warm.campaigns.get("t", "c")
+        for _ in range(3):
+            from_sqlite = await cold.campaigns.get("t", "c")
+            from_memo = await warm.campaigns.get("t", "c")
+            assert from_sqlite is not None and from_memo is not None
+            assert from_memo.payload == from_sqlite.payload == payload
+        assert first is not None and first.fetched_at == 1.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
@@ -256,36 +255,24 @@ async def test_portable_write_path_matches_fast_path(db: Database) -> None:
     assert (await log.snapshot(K)).rows == [row("a", "calling")]
 
 
-async def test_large_campaign_timing(db: Database) -> None:
-    """100k-row initial commit and a 1% partial poll; prints timings for the report."""
+async def test_large_campaign_commits(db: Database) -> None:
+    """A large initial commit, a 1% partial poll, a sweep and a snapshot (the 100k-row
+    timings are ``make bench``'s watch suite)."""
     log = db.changelog
-    n = 100_000
+    n = 20_000
     rows = [row(f"r{i:06d}", extra={"name": f"Contact {i}"}) for i in range(n)]
-    start = time.perf_counter()
     res = await log.commit_poll(K, rows, full_sweep=True, now=1.0)
-    initial = time.perf_counter() - start
     assert res.revision == 1 and len(res.changes) == n
 
-    # a partial poll of 10k active rows, 1k of which changed
+    # a partial poll of 10% of the rows, 1% of all of which changed
     active = [row(f"r{i:06d}", extra={"name": f"Contact {i}"}) for i in range(0, n, 10)]
     for i in range(0, len(active), 10):
         active[i] = row(active[i]["id"], "calling", extra={"name": "x"})
-    start = time.perf_counter()
     res = await log.commit_poll(K, active, full_sweep=False, now=2.0)
-    partial = time.perf_counter() - start
-    assert res.revision == 2 and len(res.changes) == 1_000
+    assert res.revision == 2 and len(res.changes) == n // 100
 
-    start = time.perf_counter()
     res = await log.commit_poll(K, rows, full_sweep=True, now=3.0)
-    sweep = time.perf_counter() - start
-    assert len(res.changes) == 1_000  # the 1k rows changed back
+    assert len(res.changes) == n // 100  # those rows changed back
 
-    start = time.perf_counter()
     snap = await log.snapshot(K)
-    snap_s = time.perf_counter() - start
     assert len(snap.rows) == n
-    print(
-        f"\nchangelog: 100k initial {initial:.2f}s, 10k-observed/1k-changed partial "
-        f"{partial * 1000:.0f}ms, 100k full sweep/1k changed {sweep:.2f}s, "
-        f"100k snapshot {snap_s:.2f}s"
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Awaitable, Callable
@@ -117,3 +118,21 @@ def fast_policy(**overrides: Any) -> RetryPolicy:
     kwargs: dict[str, Any] = {"base_delay": 0.001, "max_delay": 0.004, "rng": random.Random(7)}
     kwargs.update(overrides)
     return RetryPolicy(**kwargs)
+
+
+class FakeTime:
+    """A clock and a sleep for RevoxClient: sleeping records the delay and moves the
+    clock on at once, so retry and deadline tests assert the waits the client chose
+    instead of reading the wall clock (the exchanges themselves still take real time)."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+        self._offset = 0.0
+
+    def clock(self) -> float:
+        return asyncio.get_running_loop().time() + self._offset
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self._offset += seconds
+        await asyncio.sleep(0)
