@@ -76,14 +76,21 @@ class ChangeLog:
     """See module docstring."""
 
     def __init__(
-        self, engines: Engines, *, epoch: str, extractor: Extractor = default_extractor
+        self,
+        engines: Engines,
+        *,
+        epoch: str,
+        extractor: Extractor = default_extractor,
+        fast_bulk: bool | None = None,
     ) -> None:
+        """``fast_bulk``: driver-level executemany, which needs qmark placeholders
+        (SQLite); other dialects take the portable Core path. None: by the dialect."""
         self._e = engines
         self._epoch = epoch
         self._extract = extractor
-        # Driver-level executemany needs qmark placeholders (SQLite); other
-        # dialects take the portable Core path.
-        self._fast_bulk = engines.write.dialect.paramstyle == "qmark"
+        if fast_bulk is None:
+            fast_bulk = engines.write.dialect.paramstyle == "qmark"
+        self._fast_bulk = fast_bulk
 
     @property
     def epoch(self) -> str:

@@ -242,6 +242,11 @@ class Database:
         return self._require(self._tenants)
 
     @property
+    def engines(self) -> Engines:
+        """The read and write engines, for another component on the same database."""
+        return self._engines
+
+    @property
     def engine(self) -> AsyncEngine:
         """The write engine (the only engine for non-SQLite URLs)."""
         return self._engines.write

@@ -48,11 +48,22 @@ def proxied(base_url: str) -> bool:
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """See module docstring. ``fallback`` carries requests that have a body."""
 
-    def __init__(self, *, limits: httpx.Limits, keepalive_expiry: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits,
+        keepalive_expiry: float = 5.0,
+        fallback: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._limits = limits
         self._keepalive_expiry = keepalive_expiry
-        self._fallback = httpx.AsyncHTTPTransport(limits=limits)
+        self._fallback = fallback or httpx.AsyncHTTPTransport(limits=limits)
         self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether an aiohttp session (and its connection pool) is open."""
+        return self._session is not None
 
     def _open(self, https: bool) -> aiohttp.ClientSession:
         # Created on first use: an aiohttp session belongs to the running loop.

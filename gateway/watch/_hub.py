@@ -139,6 +139,11 @@ class WatchHub:
         bytes through), other messages as messages."""
         return run_stream(self, caller.api_key, request, context, raw=raw)
 
+    @property
+    def webhook_port(self) -> int | None:
+        """The port the call-completed webhook listens on (``webhook_listen``), if any."""
+        return None if self._webhook is None else int(self._webhook.port)
+
     def poke(self, campaign_id: str) -> bool:
         """Poll ``campaign_id`` now if it is watched (webhook push)."""
         st = self._campaigns.get(campaign_id)

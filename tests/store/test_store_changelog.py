@@ -11,6 +11,7 @@ import pytest
 
 from gateway.store import (
     Change,
+    ChangeLog,
     Database,
     RevisionAhead,
     RevisionCompacted,
@@ -241,8 +242,7 @@ async def test_custom_extractor(db_path: Path) -> None:
 
 async def test_portable_write_path_matches_fast_path(db: Database) -> None:
     """The Core (non-qmark) bulk path gives the same results as the SQLite fast path."""
-    log = db.changelog
-    log._fast_bulk = False  # what a non-SQLite dialect would use
+    log = ChangeLog(db.engines, epoch=db.changelog.epoch, fast_bulk=False)  # a non-SQLite path
     await log.commit_poll(K, [row("a"), row("b")], full_sweep=True, now=1.0)
     await log.commit_poll(K, [row("a", "calling")], full_sweep=True, now=2.0)
     changes = await log.changes_since(K, 0, limit=100)

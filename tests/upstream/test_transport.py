@@ -45,15 +45,15 @@ async def test_gzip_answers_are_decoded_by_httpx(client: RevoxClient, fake_revox
 
 
 async def test_a_create_with_a_body_goes_through_httpx_own_transport(fake_revox: FakeRevox) -> None:
-    transport = AiohttpTransport(limits=httpx.Limits(max_connections=4))
     fallback: list[str] = []
-    forward = transport._fallback.handle_async_request
 
-    async def spy(request: httpx.Request) -> httpx.Response:
-        fallback.append(f"{request.method} {request.url.path}")
-        return await forward(request)
+    class Spy(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            fallback.append(f"{request.method} {request.url.path}")
+            return await super().handle_async_request(request)
 
-    transport._fallback.handle_async_request = spy  # type: ignore[method-assign]
+    limits = httpx.Limits(max_connections=4)
+    transport = AiohttpTransport(limits=limits, fallback=Spy(limits=limits))
     fake_revox.script(reply(200, {"campaign": {"id": "new"}}))
     async with RevoxClient(fake_revox.base_url, transport=transport, retry=fast_policy()) as c:
         await c.create_campaign(API_KEY, {"name": "x", "contacts": []})
@@ -63,7 +63,7 @@ async def test_a_create_with_a_body_goes_through_httpx_own_transport(fake_revox:
     create, cancel, get = fake_revox.requests
     assert json.loads(create.body) == {"name": "x", "contacts": []}
     assert cancel.body == b"" and "Content-Type" not in cancel.headers
-    assert transport._session is None  # closed with the client
+    assert not transport.is_open  # closed with the client
 
 
 def test_a_proxy_in_the_environment_keeps_httpx_transport(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ async def test_webhook_pokes_the_poller(env: Env) -> None:
     await env.stop()
     await env.start(webhook_listen="127.0.0.1:0", poll_interval=30.0, max_poll_interval=30.0)
     assert env.hub
-    port = env.hub._webhook.port
+    port = env.hub.webhook_port
     cid = await env.campaign(2)
     s = Sub(env.hub, request(cid, hb=60))
     await s.until(lambda m: kind(m) == "snapshot_complete")
