@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,15 +14,9 @@ from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.store import sqlite_url
-from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-ALICE = "sk_test_alice"
-BOB = "sk_test_bob"
-
-
-def auth(key: str = ALICE) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {key}"),)
+from .support import Bystander
 
 
 @pytest.fixture
@@ -72,58 +65,6 @@ def start_gateway(settings: Settings) -> Callable[..., Any]:
         return Gateway(replace(settings, **overrides))
 
     return start
-
-
-class Bystander:
-    """Bob: a second tenant acting on the same gateway between the steps of a test
-    run as Alice, so that every cache, list, watch and idempotency test also checks
-    that two tenants interleaved never see each other's data.
-
-    ``await bob.step(alice_ids)`` reads through every per-tenant path (his cached
-    list, his campaign, a watch of it, a create with the request_id Alice uses) and
-    asserts that he sees exactly his own campaigns and that each of Alice's
-    campaigns is NOT_FOUND for him, also on a campaign Alice is watching.
-    """
-
-    REQUEST_ID = "shared-request-id"  # tests use it as Alice too: ids are per tenant
-
-    def __init__(self, stub: campaign_service_pb2_grpc.CampaignServiceStub) -> None:
-        self.stub = stub
-        self.campaigns: set[str] = set()
-
-    async def join(self) -> Bystander:
-        request = pb.CreateCampaignRequest(
-            assistant_id="asst_bob", name="Bob's campaign", request_id=self.REQUEST_ID,
-            contacts=[pb.Contact(to_phone_number="+447700900123")],
-        )
-        self.campaigns.add((await self.stub.CreateCampaign(request, metadata=auth(BOB))).id)
-        return self
-
-    async def step(self, *alice_ids: str) -> None:
-        (mine,) = self.campaigns
-        again = pb.CreateCampaignRequest(
-            assistant_id="asst_bob", name="Bob's campaign", request_id=self.REQUEST_ID,
-            contacts=[pb.Contact(to_phone_number="+447700900123")],
-        )
-        assert (await self.stub.CreateCampaign(again, metadata=auth(BOB))).id == mine
-        listed = await self.stub.ListCampaigns(pb.ListCampaignsRequest(), metadata=auth(BOB))
-        assert {c.id for c in listed.campaigns} == self.campaigns
-        assert (await self.stub.GetCampaign(pb.GetCampaignRequest(id=mine), metadata=auth(BOB))).id == mine
-        watch = self.stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=mine), metadata=auth(BOB))
-        rows = []
-        async with asyncio.timeout(20):
-            while (m := await watch.read()).WhichOneof("event") != "snapshot_complete":
-                rows.append(m.row_change.row.phone_number)
-        watch.cancel()
-        assert rows == ["+447700900123"]
-        for cid in alice_ids:
-            for call in (
-                self.stub.GetCampaign(pb.GetCampaignRequest(id=cid), metadata=auth(BOB)),
-                self.stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth(BOB)).read(),
-            ):
-                with pytest.raises(grpc.aio.AioRpcError) as info:
-                    await call
-                assert info.value.code() == grpc.StatusCode.NOT_FOUND, cid
 
 
 @pytest.fixture

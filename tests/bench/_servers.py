@@ -215,7 +215,7 @@ async def _run_watch(args: argparse.Namespace) -> None:
     from gateway.simulator import Simulator, SimulatorConfig
     from gateway.store import sqlite_url
     from gateway.upstream import RevoxClient
-    from tests.rpc.helpers import create_request
+    from tests.support import create_request
 
     with tempfile.TemporaryDirectory(prefix="revox-bench-") as tmp:
         config = SimulatorConfig(seed=1, clock="manual", ignore_windows=True)

@@ -36,7 +36,7 @@ import httpx
 
 from generated.revox.campaigns.v1 import campaign_pb2, campaign_service_pb2_grpc
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
-from tests.rpc.helpers import create_request
+from tests.support import create_request
 
 from ._common import AUTH, Options, SuiteResult, median, percentile, table
 from ._servers import GET_METHOD, ServerProcess

@@ -291,7 +291,7 @@ async def _scale(plan: Plan) -> tuple[list[Cycle], dict[str, dict[str, int]]]:
     from gateway.store import Database, sqlite_url
     from gateway.upstream import RevoxClient
     from gateway.watch._poller import CampaignState, Poller
-    from tests.rpc.helpers import create_request
+    from tests.support import create_request
 
     cycles: list[Cycle] = []
     mix: dict[str, dict[str, int]] = {}

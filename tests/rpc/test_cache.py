@@ -12,8 +12,7 @@ from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..conftest import ALICE, BOB, Bystander, auth
-from .helpers import create_request
+from ..support import ALICE, BOB, Bystander, auth, create_request
 
 
 async def _get(stub, cid: str, **kw):

@@ -13,8 +13,7 @@ from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_pb2, row_pb2
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
-from ..conftest import auth
-from .helpers import create_request, error_info
+from ..support import auth, create_request, error_info
 
 
 async def test_campaign_lifecycle(stub, upstream: Simulator) -> None:

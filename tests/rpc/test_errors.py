@@ -9,8 +9,7 @@ from google.rpc import error_details_pb2
 from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
-from ..conftest import auth
-from .helpers import create_request, detail, error_info
+from ..support import auth, create_request, detail, error_info
 
 Code = grpc.StatusCode
 

@@ -47,7 +47,7 @@ async def test_grpcurl_can_watch_a_campaign(settings: Settings) -> None:
 
     from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-    from .helpers import create_request
+    from ..support import create_request
 
     async with Gateway(replace(settings, api_key="sk_test_readme")) as gw:
         async with grpc.aio.insecure_channel(gw.address) as ch:

@@ -10,7 +10,7 @@ import pytest
 
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
-from ..conftest import auth
+from ..support import auth
 
 SERVICE = pb.DESCRIPTOR.services_by_name["CampaignService"]
 

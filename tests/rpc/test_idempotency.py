@@ -12,8 +12,7 @@ from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..conftest import Bystander, auth
-from .helpers import create_request, error_info, violated_fields
+from ..support import Bystander, auth, create_request, error_info, violated_fields
 
 
 async def _count_campaigns(stub) -> int:

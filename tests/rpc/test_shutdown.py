@@ -12,7 +12,7 @@ from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..conftest import auth
+from ..support import auth
 
 
 async def test_in_flight_calls_finish_within_grace(start_gateway, upstream: Simulator) -> None:

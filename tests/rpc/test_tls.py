@@ -38,8 +38,7 @@ from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..conftest import auth
-from .helpers import create_request
+from ..support import auth, create_request
 
 StartGateway = Callable[..., Gateway]
 # A refused handshake is answered at once; the deadline only bounds a regression that hangs.

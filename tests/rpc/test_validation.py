@@ -9,8 +9,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
-from ..conftest import auth
-from .helpers import create_request, error_info, violated_fields
+from ..support import auth, create_request, error_info, violated_fields
 
 
 def _with(**changes: object) -> pb.CreateCampaignRequest:

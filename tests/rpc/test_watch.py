@@ -13,40 +13,17 @@ from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..conftest import Bystander, auth
-from .helpers import create_request, error_info
+from ..support import (
+    Bystander,
+    auth,
+    create_request,
+    driving,
+    error_info,
+    read_messages,
+    until_snapshot_complete,
+)
 
 ADDED = pb.ROW_CHANGE_TYPE_ROW_ADDED
-
-
-async def _next_events(stream, n: int, *, timeout: float = 20.0) -> list[pb.WatchCampaignRowsResponse]:
-    """Read until ``n`` row changes arrived (heartbeats kept but not counted)."""
-    got: list[pb.WatchCampaignRowsResponse] = []
-    changes = 0
-    async with asyncio.timeout(timeout):
-        while changes < n:
-            message = await stream.read()
-            assert message is not grpc.aio.EOF
-            got.append(message)
-            if message.WhichOneof("event") == "row_change":
-                changes += 1
-    return got
-
-
-async def _drive(upstream: Simulator, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        await upstream.advance(30)
-        await asyncio.sleep(0.02)  # let the poller observe each step
-
-
-async def _snapshot(stream) -> list[pb.WatchCampaignRowsResponse]:
-    got = []
-    async with asyncio.timeout(20):
-        while True:
-            message = await stream.read()
-            got.append(message)
-            if message.WhichOneof("event") == "snapshot_complete":
-                return got
 
 
 async def test_snapshot_then_live_then_resume_without_gap_or_duplicate(
@@ -54,25 +31,19 @@ async def test_snapshot_then_live_then_resume_without_gap_or_duplicate(
 ) -> None:
     cid = (await stub.CreateCampaign(create_request(6), metadata=auth())).id
     first = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
-    snap = await _snapshot(first)
+    snap = await until_snapshot_complete(first)
     assert sum(1 for m in snap if m.WhichOneof("event") == "row_change" and m.row_change.type == ADDED) == 6
     assert snap[-1].snapshot_complete.row_count == 6
     await bob.step(cid)  # a second tenant, while the campaign is watched
-    stop = asyncio.Event()
-    driver = asyncio.create_task(_drive(upstream, stop))
-    try:
-        seen = await _next_events(first, 4)
-        first.cancel()  # the client dies mid-stream
+    async with driving(upstream, finish=False):
+        seen = await read_messages(first, 4)  # then the client dies mid-stream
         last = seen[-1].resume_token
         delivered = {(m.revision, m.row_change.row.id, m.row_change.row.call.status_raw) for m in seen
                      if m.WhichOneof("event") == "row_change"}
         resumed = stub.WatchCampaignRows(
             pb.WatchCampaignRowsRequest(campaign_id=cid, resume_token=last), metadata=auth()
         )
-        more = await _next_events(resumed, 4)
-    finally:
-        stop.set()
-        await driver
+        more = await read_messages(resumed, 4, hang_up=False)
     assert all(m.WhichOneof("event") != "snapshot_complete" for m in more)
     again = {(m.revision, m.row_change.row.id, m.row_change.row.call.status_raw) for m in more
              if m.WhichOneof("event") == "row_change"}
@@ -87,7 +58,7 @@ async def test_resume_after_gateway_restart(gateway, start_gateway, upstream: Si
         stub = campaign_service_pb2_grpc.CampaignServiceStub(ch)
         cid = (await stub.CreateCampaign(create_request(4), metadata=auth())).id
         stream = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
-        token = (await _snapshot(stream))[-1].resume_token
+        token = (await until_snapshot_complete(stream))[-1].resume_token
         stream.cancel()
     await gateway.stop()
     await upstream.advance(600)  # rows change while the gateway is down
@@ -96,7 +67,7 @@ async def test_resume_after_gateway_restart(gateway, start_gateway, upstream: Si
         resumed = stub.WatchCampaignRows(
             pb.WatchCampaignRowsRequest(campaign_id=cid, resume_token=token), metadata=auth()
         )
-        changes = await _next_events(resumed, 1)
+        changes = await read_messages(resumed, 1, hang_up=False)
         assert changes[-1].row_change.type == pb.ROW_CHANGE_TYPE_ROW_MODIFIED
         resumed.cancel()
 
@@ -112,7 +83,7 @@ async def test_forged_and_foreign_tokens_are_refused(stub, upstream: Simulator) 
     cid = (await stub.CreateCampaign(create_request(2), metadata=auth())).id
     other = (await stub.CreateCampaign(create_request(2), metadata=auth())).id
     stream = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
-    token = (await _snapshot(stream))[-1].resume_token
+    token = (await until_snapshot_complete(stream))[-1].resume_token
     stream.cancel()
     raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     raw[len(raw) // 2] ^= 0x01
@@ -133,15 +104,9 @@ async def test_expired_token_is_out_of_range(start_gateway, upstream: Simulator)
         stub = campaign_service_pb2_grpc.CampaignServiceStub(ch)
         cid = (await stub.CreateCampaign(create_request(3), metadata=auth())).id
         stream = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
-        token = (await _snapshot(stream))[-1].resume_token
-        stop = asyncio.Event()
-        driver = asyncio.create_task(_drive(upstream, stop))
-        try:
-            await _next_events(stream, 2)
-        finally:
-            stop.set()
-            await driver
-        stream.cancel()
+        token = (await until_snapshot_complete(stream))[-1].resume_token
+        async with driving(upstream, finish=False):
+            await read_messages(stream, 2)
         await gw.db.changelog.compact(older_than=float("inf"))  # retention elapsed
         error = await _first_error(
             stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid, resume_token=token), metadata=auth())
@@ -160,7 +125,7 @@ async def test_idle_heartbeats_and_other_tenant_not_found(stub, upstream: Simula
         pb.WatchCampaignRowsRequest(campaign_id=cid, heartbeat_interval=duration_pb2.Duration(seconds=1)),
         metadata=auth(),
     )
-    snap = await _snapshot(stream)
+    snap = await until_snapshot_complete(stream)
     async with asyncio.timeout(10):
         beat = await stream.read()
     assert beat.WhichOneof("event") == "heartbeat"
@@ -174,7 +139,7 @@ async def test_shutdown_ends_streams_with_unavailable(start_gateway, upstream: S
         stub = campaign_service_pb2_grpc.CampaignServiceStub(ch)
         cid = (await stub.CreateCampaign(create_request(1), metadata=auth())).id
         stream = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
-        await _snapshot(stream)
+        await until_snapshot_complete(stream)
         stopping = asyncio.create_task(gw.stop())
         with pytest.raises(grpc.aio.AioRpcError) as info:
             async with asyncio.timeout(10):

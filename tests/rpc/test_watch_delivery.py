@@ -8,8 +8,6 @@ gRPC layer (pre-serialized events, flow control, client cancellation) keeps them
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -21,8 +19,16 @@ from gateway.watch._filter import RowFilter
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc, row_pb2
 
-from ..conftest import ALICE, BOB, auth
-from .helpers import create_request
+from ..support import (
+    ALICE,
+    BOB,
+    auth,
+    create_request,
+    driving,
+    next_change,
+    until_final,
+    until_snapshot_complete,
+)
 
 ADDED = pb.ROW_CHANGE_TYPE_ROW_ADDED
 MODIFIED = pb.ROW_CHANGE_TYPE_ROW_MODIFIED
@@ -37,35 +43,6 @@ def _request(cid: str, **fields: Any) -> pb.WatchCampaignRowsRequest:
     )
 
 
-@contextlib.asynccontextmanager
-async def _driving(upstream: Simulator) -> AsyncIterator[None]:
-    """Simulated time runs (30 s per step) while the body reads streams."""
-    stop = asyncio.Event()
-
-    async def drive() -> None:
-        while not stop.is_set():
-            await upstream.advance(30)
-            await asyncio.sleep(0.01)
-
-    task = asyncio.create_task(drive())
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-    await upstream.advance(24 * 3600)  # whatever is left finishes: the campaign goes final
-
-
-async def _until_final(stream: Any, into: list[pb.WatchCampaignRowsResponse]) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            m = await stream.read()
-            assert m is not grpc.aio.EOF, "the stream ended before the campaign was final"
-            into.append(m)
-            if m.WhichOneof("event") == "heartbeat" and m.heartbeat.campaign_final:
-                return
-
-
 def _live(messages: list[pb.WatchCampaignRowsResponse]) -> list[Event]:
     return [
         (m.revision, m.row_change.row.id, m.row_change.type)
@@ -77,10 +54,10 @@ def _live(messages: list[pb.WatchCampaignRowsResponse]) -> list[Event]:
 async def test_subscribing_while_changes_commit_is_gap_free(gateway, stub, upstream: Simulator) -> None:
     cid = (await stub.CreateCampaign(create_request(8), metadata=auth())).id
     got: list[pb.WatchCampaignRowsResponse] = []
-    async with _driving(upstream):
+    async with driving(upstream):
         await asyncio.sleep(0.1)  # changes are being committed when the client subscribes
         stream = stub.WatchCampaignRows(_request(cid), metadata=auth())
-        await _until_final(stream, got)
+        await until_final(stream, got)
     stream.cancel()
     marker = next(i for i, m in enumerate(got) if m.WhichOneof("event") == "snapshot_complete")
     snap_rev = got[marker].revision
@@ -105,8 +82,8 @@ async def test_filter_transitions_add_and_remove_rows(stub, upstream: Simulator)
     calling = row_pb2.CALL_STATUS_CALLING
     stream = stub.WatchCampaignRows(_request(cid, statuses=[calling]), metadata=auth())
     got: list[pb.WatchCampaignRowsResponse] = []
-    async with _driving(upstream):
-        await _until_final(stream, got)
+    async with driving(upstream):
+        await until_final(stream, got)
     stream.cancel()
     inside: set[str] = {m.row_change.row.id for m in got
                         if m.WhichOneof("event") == "row_change" and m.row_change.in_snapshot}
@@ -149,9 +126,9 @@ async def test_a_client_that_stops_reading_slows_nobody(start_gateway, upstream:
                 slow_got.append(await slow.read())
         fast = fast_stub.WatchCampaignRows(_request(cid), metadata=auth())
         fast_got: list[pb.WatchCampaignRowsResponse] = []
-        async with _driving(upstream):
-            await _until_final(fast, fast_got)  # not held back by the stalled client
-        await _until_final(slow, slow_got)  # which then catches up, losing nothing
+        async with driving(upstream):
+            await until_final(fast, fast_got)  # not held back by the stalled client
+        await until_final(slow, slow_got)  # which then catches up, losing nothing
         slow.cancel()
         fast.cancel()
     assert _live(fast_got)
@@ -190,38 +167,21 @@ async def test_cancelled_clients_release_everything(gateway, stub, upstream: Sim
             baseline = len(_gateway_tasks())
 
 
-async def _next_change(stream: Any) -> pb.WatchCampaignRowsResponse:
-    async with asyncio.timeout(20):
-        while True:
-            m = await stream.read()
-            assert m is not grpc.aio.EOF
-            if m.WhichOneof("event") == "row_change":
-                return m
-
-
-async def _snapshot_of(stream: Any) -> list[pb.WatchCampaignRowsResponse]:
-    got: list[pb.WatchCampaignRowsResponse] = []
-    async with asyncio.timeout(20):
-        while not got or got[-1].WhichOneof("event") != "snapshot_complete":
-            got.append(await stream.read())
-    return got
-
-
 async def test_a_row_deleted_outside_the_filter_makes_no_event(stub, upstream: Simulator) -> None:
     cid = (await stub.CreateCampaign(create_request(4), metadata=auth())).id
     everything = stub.WatchCampaignRows(_request(cid), metadata=auth())
     calling_only = stub.WatchCampaignRows(_request(cid, statuses=[row_pb2.CALL_STATUS_CALLING]), metadata=auth())
-    rows = [m.row_change.row for m in (await _snapshot_of(everything))[:-1]]
-    inside = {m.row_change.row.id for m in (await _snapshot_of(calling_only))[:-1]}
+    rows = [m.row_change.row for m in (await until_snapshot_complete(everything))[:-1]]
+    inside = {m.row_change.row.id for m in (await until_snapshot_complete(calling_only))[:-1]}
     last = rows[-1]
     assert last.call.status_raw != "calling" and last.id not in inside
     upstream.remove_row(cid, len(rows) - 1)  # a row the filtered watcher never had
-    gone = await _next_change(everything)
+    gone = await next_change(everything)
     assert (gone.row_change.type, gone.row_change.row.id) == (REMOVED, last.id)
     assert gone.row_change.removal_reason == pb.ROW_REMOVAL_REASON_DELETED
     upstream.set_row_status(cid, 2, "calling")  # then a change the filtered watcher sees
-    marker = await _next_change(everything)
-    first = await _next_change(calling_only)  # nothing about the deleted row before it
+    marker = await next_change(everything)
+    first = await next_change(calling_only)  # nothing about the deleted row before it
     assert (first.revision, first.row_change.type, first.row_change.row.id) == (
         marker.revision, ADDED, rows[2].id)
     everything.cancel()
@@ -233,7 +193,7 @@ async def test_a_second_tenant_joining_a_watched_campaign_is_checked_upstream(
 ) -> None:
     cid = (await stub.CreateCampaign(create_request(3), metadata=auth(ALICE))).id
     alice = stub.WatchCampaignRows(_request(cid), metadata=auth(ALICE))
-    await _snapshot_of(alice)  # the campaign is now polled and its rows are in the log
+    await until_snapshot_complete(alice)  # the campaign is now polled and its rows are in the log
     bob = stub.WatchCampaignRows(_request(cid), metadata=auth(BOB))
     with pytest.raises(grpc.aio.AioRpcError) as info:
         async with asyncio.timeout(20):

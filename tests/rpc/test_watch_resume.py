@@ -18,8 +18,7 @@ from google.protobuf import duration_pb2
 from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
-from ..conftest import Bystander, auth
-from .helpers import create_request
+from ..support import Bystander, auth, create_request, read_messages, until_snapshot_complete
 
 ADDED = pb.ROW_CHANGE_TYPE_ROW_ADDED
 MODIFIED = pb.ROW_CHANGE_TYPE_ROW_MODIFIED
@@ -32,34 +31,10 @@ def _request(cid: str, token: str = "") -> pb.WatchCampaignRowsRequest:
     )
 
 
-async def _read(stream: Any, n: int) -> list[Message]:
-    """The next ``n`` messages that are not heartbeats, then the client hangs up."""
-    got: list[Message] = []
-    async with asyncio.timeout(20):
-        while len(got) < n:
-            m = await stream.read()
-            assert m is not grpc.aio.EOF
-            if m.WhichOneof("event") != "heartbeat":
-                got.append(m)
-    stream.cancel()
-    return got
-
-
-async def _until_snapshot_complete(stream: Any) -> list[Message]:
-    got: list[Message] = []
-    async with asyncio.timeout(20):
-        while not got or got[-1].WhichOneof("event") != "snapshot_complete":
-            m = await stream.read()
-            assert m is not grpc.aio.EOF
-            if m.WhichOneof("event") != "heartbeat":
-                got.append(m)
-    return got
-
-
 async def _row_ids(stub: Any, cid: str) -> list[str]:
     """Every row id in snapshot order (by id), from a throwaway watch."""
     stream = stub.WatchCampaignRows(_request(cid), metadata=auth())
-    snap = await _until_snapshot_complete(stream)
+    snap = await until_snapshot_complete(stream)
     stream.cancel()
     return [m.row_change.row.id for m in snap[:-1]]
 
@@ -67,10 +42,10 @@ async def _row_ids(stub: Any, cid: str) -> list[str]:
 async def _commit(upstream: Simulator, stub: Any, cid: str, moves: dict[int, str]) -> int:
     """Move rows upstream; wait until the gateway committed them; their revision."""
     witness = stub.WatchCampaignRows(_request(cid), metadata=auth())
-    await _until_snapshot_complete(witness)
+    await until_snapshot_complete(witness)
     for index, status in moves.items():
         upstream.set_row_status(cid, index, status)
-    changes = await _read(witness, len(moves))
+    changes = await read_messages(witness, len(moves))
     assert {m.row_change.type for m in changes} == {MODIFIED}
     assert len({m.revision for m in changes}) == 1, "the moves were committed apart"
     return changes[0].revision
@@ -84,7 +59,7 @@ async def test_resuming_inside_a_resumed_snapshot_delivers_the_rest(
     ids = await _row_ids(stub, cid)
     index_of = {rid: int(rid[-6:], 16) for rid in ids}
     # 1. A fresh watch; the client hangs up inside the snapshot, after 5 rows.
-    first = await _read(stub.WatchCampaignRows(_request(cid), metadata=auth()), 5)
+    first = await read_messages(stub.WatchCampaignRows(_request(cid), metadata=auth()), 5)
     assert [m.row_change.in_snapshot for m in first] == [True] * 5
     known = [m.row_change.row.id for m in first]
     assert known == ids[:5]
@@ -96,12 +71,12 @@ async def test_resuming_inside_a_resumed_snapshot_delivers_the_rest(
     )
     assert revision > first[-1].revision
     # 3. Resume, and hang up after the catch-up of the known row.
-    second = await _read(stub.WatchCampaignRows(_request(cid, first[-1].resume_token), metadata=auth()), 1)
+    second = await read_messages(stub.WatchCampaignRows(_request(cid, first[-1].resume_token), metadata=auth()), 1)
     assert second[0].row_change.type == MODIFIED and second[0].row_change.row.id == seen
     assert second[0].revision == revision
     # 4. Resume again: the 35 other rows, the marker, then nothing stray.
     third_stream = stub.WatchCampaignRows(_request(cid, second[0].resume_token), metadata=auth())
-    third = await _until_snapshot_complete(third_stream)
+    third = await until_snapshot_complete(third_stream)
     third_stream.cancel()
     rest = third[:-1]
     assert [m.row_change.row.id for m in rest] == ids[5:]
@@ -114,13 +89,13 @@ async def test_resuming_inside_a_resumed_snapshot_delivers_the_rest(
 async def test_every_token_of_a_multi_row_revision_resumes_right_after_it(stub, upstream: Simulator) -> None:
     cid = (await stub.CreateCampaign(create_request(6), metadata=auth())).id
     stream = stub.WatchCampaignRows(_request(cid), metadata=auth())
-    start = (await _until_snapshot_complete(stream))[-1].resume_token
+    start = (await until_snapshot_complete(stream))[-1].resume_token
     stream.cancel()
     revision = await _commit(upstream, stub, cid, {2: "scheduled", 3: "scheduled", 4: "completed"})
-    whole = await _read(stub.WatchCampaignRows(_request(cid, start), metadata=auth()), 3)
+    whole = await read_messages(stub.WatchCampaignRows(_request(cid, start), metadata=auth()), 3)
     assert [m.revision for m in whole] == [revision] * 3
     for i, m in enumerate(whole):
-        tail = await _read(stub.WatchCampaignRows(_request(cid, m.resume_token), metadata=auth()),
+        tail = await read_messages(stub.WatchCampaignRows(_request(cid, m.resume_token), metadata=auth()),
                            len(whole) - i - 1) if i < len(whole) - 1 else []
         assert [t.row_change.row.id for t in tail] == [w.row_change.row.id for w in whole[i + 1:]]
 
@@ -128,18 +103,18 @@ async def test_every_token_of_a_multi_row_revision_resumes_right_after_it(stub, 
 async def test_every_token_of_a_resumed_snapshot_resumes_right_after_it(stub, upstream: Simulator) -> None:
     cid = (await stub.CreateCampaign(create_request(8), metadata=auth())).id
     ids = await _row_ids(stub, cid)
-    first = await _read(stub.WatchCampaignRows(_request(cid), metadata=auth()), 3)
+    first = await read_messages(stub.WatchCampaignRows(_request(cid), metadata=auth()), 3)
     # The known rows 0 and 1 change in one revision, the unknown 6 too.
     await _commit(upstream, stub, cid, {0: "scheduled", 1: "completed", 6: "completed"})
     stream = stub.WatchCampaignRows(_request(cid, first[-1].resume_token), metadata=auth())
-    reference = await _until_snapshot_complete(stream)
+    reference = await until_snapshot_complete(stream)
     stream.cancel()
     described = [(m.row_change.type, m.row_change.row.id) for m in reference[:-1]]
     assert described == [(MODIFIED, ids[0]), (MODIFIED, ids[1])] + [(ADDED, rid) for rid in ids[3:]]
     # From any message of that stream, the rest of it, exactly.
     for i, m in enumerate(reference[:-1]):
         stream = stub.WatchCampaignRows(_request(cid, m.resume_token), metadata=auth())
-        rest = await _until_snapshot_complete(stream)
+        rest = await until_snapshot_complete(stream)
         stream.cancel()
         assert [(r.row_change.type, r.row_change.row.id) for r in rest[:-1]] == described[i + 1:]
         assert rest[-1].snapshot_complete.row_count == 8
@@ -150,7 +125,7 @@ async def test_a_token_at_the_compaction_boundary_resumes_one_below_is_out_of_ra
 ) -> None:
     cid = (await stub.CreateCampaign(create_request(4), metadata=auth())).id
     stream = stub.WatchCampaignRows(_request(cid), metadata=auth())
-    before = (await _until_snapshot_complete(stream))[-1]
+    before = (await until_snapshot_complete(stream))[-1]
     stream.cancel()
     r2 = await _commit(upstream, stub, cid, {2: "scheduled"})
     stream = stub.WatchCampaignRows(_request(cid, before.resume_token), metadata=auth())
@@ -160,14 +135,14 @@ async def test_a_token_at_the_compaction_boundary_resumes_one_below_is_out_of_ra
     stream.cancel()
     assert (inside_r2.revision, m.revision) == (r2, r2)
     r3 = await _commit(upstream, stub, cid, {3: "scheduled"})
-    third = (await _read(stub.WatchCampaignRows(_request(cid, m.resume_token), metadata=auth()), 1))[0]
+    third = (await read_messages(stub.WatchCampaignRows(_request(cid, m.resume_token), metadata=auth()), 1))[0]
     assert third.revision == r3
     # Retention drops everything committed before revision r3: the log keeps what follows r2.
     await gateway.db.changelog.compact(older_than=third.commit_time.ToNanoseconds() / 1e9)
-    resumed = await _read(stub.WatchCampaignRows(_request(cid, m.resume_token), metadata=auth()), 1)
+    resumed = await read_messages(stub.WatchCampaignRows(_request(cid, m.resume_token), metadata=auth()), 1)
     assert resumed[0].revision == r3 and resumed[0].row_change.row.id == third.row_change.row.id
     # Older positions, and one inside r2 (the rest of r2 is gone), cannot be resumed.
     for token in (before.resume_token, inside_r2.resume_token):
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await _read(stub.WatchCampaignRows(_request(cid, token), metadata=auth()), 1)
+            await read_messages(stub.WatchCampaignRows(_request(cid, token), metadata=auth()), 1)
         assert info.value.code() == grpc.StatusCode.OUT_OF_RANGE

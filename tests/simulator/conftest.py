@@ -14,15 +14,6 @@ KEY = "sk_test_alpha"
 OTHER_KEY = "sk_test_beta"
 
 
-def contacts(n: int, prefix: str = "+3361234", **extra: str) -> list[dict[str, Any]]:
-    """n Paris mobile numbers with prompt variables."""
-    return [
-        {"to_phone_number": f"{prefix}{i:04d}",
-         "prompt_variables": {"first_name": f"Name{i}", **extra}}
-        for i in range(n)
-    ]
-
-
 def expected_stats(rows: list[dict[str, Any]]) -> dict[str, int]:
     """row_stats as documented in gateway.simulator, computed from rendered rows."""
     stats = {"calling": 0, "completed": 0, "failed": 0, "pending": 0, "retry": 0,

@@ -11,7 +11,8 @@ import pytest
 
 from gateway.simulator import Simulator
 
-from .conftest import OTHER_KEY, contacts
+from ..support import contacts
+from .conftest import OTHER_KEY
 
 VALID: dict[str, Any] = {"assistant_id": "asst_v", "name": "valid", "contacts": contacts(2)}
 

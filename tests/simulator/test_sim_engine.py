@@ -11,7 +11,8 @@ import httpx
 
 from gateway.simulator import Simulator, SimulatorConfig
 
-from .conftest import KEY, contacts, expected_stats
+from ..support import contacts
+from .conftest import KEY, expected_stats
 
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 WEIGHTS = {"human": 40, "voicemail": 30, "busy": 12, "no_answer": 10, "IVR": 4,

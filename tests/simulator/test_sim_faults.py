@@ -9,7 +9,7 @@ import pytest
 
 from gateway.simulator import Faults, Simulator, SimulatorConfig
 
-from .conftest import contacts
+from ..support import contacts
 
 
 async def test_fail_next_n_with_status(sim: Simulator, client: httpx.AsyncClient) -> None:

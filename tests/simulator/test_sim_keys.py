@@ -12,7 +12,8 @@ import pytest
 
 from gateway.simulator import Simulator
 
-from .conftest import KEY, OTHER_KEY, contacts
+from ..support import contacts
+from .conftest import KEY, OTHER_KEY
 
 TEAMMATE = "sk_test_teammate"
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.simulator import Simulator, SimulatorConfig
 
-from .conftest import contacts
+from ..support import contacts
 
 
 async def test_webhook_posts_call_completed() -> None:

@@ -20,7 +20,7 @@ from gateway.store import Database, sqlite_url
 from gateway.upstream import RevoxClient
 from gateway.watch import WatchHub
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
-from tests.rpc.helpers import create_request
+from tests.support import create_request
 
 KEY = "sk_test_alice"
 TOKEN_KEY = b"k" * 32

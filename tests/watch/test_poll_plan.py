@@ -23,7 +23,7 @@ from gateway.store import ChangeLog, CommitResult
 from gateway.upstream import RevoxClient
 from gateway.watch import _poller
 from gateway.watch._poller import TERMINAL_STATUSES, CampaignState, Poller
-from tests.rpc.helpers import create_request
+from tests.support import create_request
 
 from .conftest import KEY, Env
 
