@@ -26,7 +26,8 @@ from ..store import ChangeLog
 from ..upstream import RevoxClient
 from ._events import Mailbox
 from ._filter import ADDED, RowFilter
-from ._poller import CampaignState, Poller
+from ._poller import Poller
+from ._state import CampaignState
 from ._stream import run_stream
 from ._token import COMPLETE, Position, TokenCodec
 

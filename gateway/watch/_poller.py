@@ -44,9 +44,10 @@ from typing import Any
 from .. import upstream as up
 from ..config import WatchSettings
 from ..store import ChangeLog, CommitResult, PollDiff
-from ._events import Batch, Mailbox
+from ._events import Batch
+from ._state import CampaignState
 
-__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "CampaignState", "Poller"]
+__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Poller"]
 
 log = logging.getLogger(__name__)
 
@@ -83,45 +84,6 @@ class _Observed:
         self.rows: dict[str, tuple[str | None, str]] = {}
         self.outside = False  # a row outside the listed statuses came back
         self.deferred: set[str] = set()  # missing rows left for the next cycle
-
-
-class CampaignState:
-    """What the hub knows about one watched campaign (shared by poller and streams)."""
-
-    def __init__(self, campaign_id: str) -> None:
-        self.campaign_id = campaign_id
-        self.mailboxes: set[Mailbox] = set()
-        self.keys: dict[str, int] = {}  # admitted api keys -> number of subscribers
-        self.bad_keys: set[str] = set()
-        self.ready = asyncio.Event()  # a poll succeeded in this process (or campaign final)
-        self.degraded = False
-        self.detail = ""
-        self.last_poll_time: float | None = None
-        self.final = False
-        self.revision = 0
-        self.task: asyncio.Task[None] | None = None
-        self.linger: asyncio.TimerHandle | None = None
-        self.wake = asyncio.Event()
-
-    def add_key(self, key: str) -> None:
-        self.keys[key] = self.keys.get(key, 0) + 1
-        self.bad_keys.discard(key)
-
-    def drop_key(self, key: str) -> None:
-        n = self.keys.get(key, 0) - 1
-        if n <= 0:
-            self.keys.pop(key, None)
-        else:
-            self.keys[key] = n
-
-    def notify_all(self) -> None:
-        for mb in self.mailboxes:
-            mb.notify()
-
-    def publish(self, batch: Batch) -> None:
-        self.revision = batch.revision
-        for mb in self.mailboxes:
-            mb.push(batch)
 
 
 class Poller:

@@ -20,7 +20,7 @@ from ..errors import ResumeTokenExpired, ResumeTokenInvalid, ShuttingDown
 from ..store import RevisionAhead, RevisionCompacted
 from ._events import Batch, Mailbox, group
 from ._filter import RowFilter
-from ._poller import CampaignState
+from ._state import CampaignState
 from ._token import COMPLETE, Position
 
 if TYPE_CHECKING:

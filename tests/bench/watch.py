@@ -290,7 +290,8 @@ async def _scale(plan: Plan) -> tuple[list[Cycle], dict[str, dict[str, int]]]:
     from gateway.convert import create_body
     from gateway.store import Database, sqlite_url
     from gateway.upstream import RevoxClient
-    from gateway.watch._poller import CampaignState, Poller
+    from gateway.watch._poller import Poller
+    from gateway.watch._state import CampaignState
     from tests.support import create_request
 
     cycles: list[Cycle] = []

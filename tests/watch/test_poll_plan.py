@@ -22,7 +22,8 @@ from gateway.convert import create_body
 from gateway.store import ChangeLog, CommitResult
 from gateway.upstream import RevoxClient
 from gateway.watch import _poller
-from gateway.watch._poller import TERMINAL_STATUSES, CampaignState, Poller
+from gateway.watch._poller import TERMINAL_STATUSES, Poller
+from gateway.watch._state import CampaignState
 from tests.support import create_request
 
 from .conftest import KEY, Env
