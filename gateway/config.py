@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = [
     "DEFAULT_UPSTREAM",
@@ -46,6 +47,9 @@ class ServerSettings:
     shutdown_grace: float = 10.0
 
 
+_Part = TypeVar("_Part", "WatchSettings", "ServerSettings")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of a gateway process, flat as the CLI and env give them; each
@@ -77,26 +81,15 @@ class Settings:
 
     @property
     def watch(self) -> WatchSettings:
-        return WatchSettings(
-            poll_interval=self.poll_interval,
-            max_poll_interval=self.max_poll_interval,
-            full_sweep_every=self.full_sweep_every,
-            retention_seconds=self.retention_seconds,
-            linger_seconds=self.linger_seconds,
-            subscriber_queue=self.subscriber_queue,
-            webhook_listen=self.webhook_listen,
-            upstream_timeout=self.upstream_timeout,
-        )
+        return self._part(WatchSettings)
 
     @property
     def server(self) -> ServerSettings:
-        return ServerSettings(
-            listen=self.listen,
-            tls_cert=self.tls_cert,
-            tls_key=self.tls_key,
-            tls_client_ca=self.tls_client_ca,
-            shutdown_grace=self.shutdown_grace,
-        )
+        return self._part(ServerSettings)
+
+    def _part(self, cls: type[_Part]) -> _Part:
+        """A component's settings: its fields, named as here, with the values set here."""
+        return cls(**{f.name: getattr(self, f.name) for f in fields(cls)})
 
     def __repr__(self) -> str:  # never print the key
         return f"Settings(listen={self.listen!r}, upstream_url={self.upstream_url!r}, ...)"
