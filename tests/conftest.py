@@ -12,16 +12,16 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.config import Settings
-from gateway.simulator import Simulator, SimulatorConfig
+from gateway.simulator import Simulator
 from gateway.store import sqlite_url
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from .support import Bystander
+from .support import Bystander, simulator
 
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[Simulator]:
-    async with Simulator(SimulatorConfig(seed=7, clock="manual")) as sim:
+    async with simulator(seed=7) as sim:
         yield sim
 
 

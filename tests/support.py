@@ -16,7 +16,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from gateway.simulator import Simulator
+from gateway.simulator import Simulator, SimulatorConfig
 from generated.revox.campaigns.v1 import assistant_pb2, campaign_service_pb2_grpc
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
@@ -33,6 +33,7 @@ __all__ = [
     "next_change",
     "read_messages",
     "rich_status",
+    "simulator",
     "until_final",
     "until_snapshot_complete",
     "violated_fields",
@@ -48,6 +49,12 @@ def auth(key: str = ALICE) -> tuple[tuple[str, str], ...]:
 
 
 # -- builders -------------------------------------------------------------------------------
+
+
+def simulator(seed: int = 7, **config: Any) -> Simulator:
+    """The Revox simulator every test talks to: a real HTTP server on a free port, on a
+    manual clock (nothing moves until a test advances it); use as ``async with``."""
+    return Simulator(SimulatorConfig(seed=seed, clock="manual", **config))
 
 
 def contacts(n: int, prefix: str = "+3361234", name: str = "Name", **extra: str) -> list[dict[str, Any]]:

@@ -8,7 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.simulator import Simulator, SimulatorConfig
+from gateway.simulator import Simulator
+
+from ..support import simulator
 
 KEY = "sk_test_alpha"
 OTHER_KEY = "sk_test_beta"
@@ -37,7 +39,7 @@ def expected_stats(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(SimulatorConfig(seed=1234, clock="manual")) as s:
+    async with simulator(seed=1234) as s:
         yield s
 
 

@@ -11,7 +11,7 @@ import httpx
 
 from gateway.simulator import Simulator, SimulatorConfig
 
-from ..support import contacts
+from ..support import contacts, simulator
 from .conftest import KEY, expected_stats
 
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -109,8 +109,7 @@ async def test_campaign_runs_to_completion_through_windows_retries_and_cap() -> 
 
 
 async def test_default_cap_and_seed_defaults_when_no_retry_config() -> None:
-    async with Simulator(SimulatorConfig(seed=3, clock="manual",
-                                         default_max_concurrent_calls=2)) as sim, \
+    async with simulator(seed=3, default_max_concurrent_calls=2) as sim, \
             httpx.AsyncClient(base_url=sim.base_url, headers=HEADERS) as c:
         # asst_a0 hashes to an assistant without retry config: the seed's defaults apply.
         for aid in ("asst_a0", "asst_a1", "asst_a2", "asst_a3", "asst_a4", "asst_a5"):
@@ -194,7 +193,7 @@ async def test_delete_removes_campaign_and_rows(sim: Simulator,
 
 
 async def _run(seed: int) -> list[Any]:
-    async with Simulator(SimulatorConfig(seed=seed, clock="manual")) as sim, \
+    async with simulator(seed=seed) as sim, \
             httpx.AsyncClient(base_url=sim.base_url, headers=HEADERS) as c:
         cid = (await c.post("/campaigns", json={
             "assistant_id": "a", "name": "det", "contacts": contacts(15)})).json()["campaign"]["id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from gateway.simulator import Simulator, SimulatorConfig
+from ..support import simulator
 
 N = 20_000
 
@@ -13,7 +13,7 @@ N = 20_000
 async def test_many_contacts_are_created_initialised_and_paged() -> None:
     people = [{"to_phone_number": f"+3361{i:07d}", "prompt_variables": {"first_name": f"N{i}"}}
               for i in range(N)]
-    async with Simulator(SimulatorConfig(seed=5, clock="manual")) as sim, \
+    async with simulator(seed=5) as sim, \
             httpx.AsyncClient(base_url=sim.base_url, timeout=60,
                               headers={"Authorization": "Bearer sk_test_scale"}) as c:
         r = await c.post("/campaigns", json={"assistant_id": "a", "name": "big",
