@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install generate lint test run bench reliability clean
+.PHONY: install generate lint test run bench reliability mutation clean
 
 install: $(STAMP)
 
@@ -21,8 +21,10 @@ generate: install
 lint: install
 	cd protos && ../$(VENV)/bin/buf lint
 	$(VENV)/bin/ruff check gateway tests protos
+	$(VENV)/bin/mypy gateway
 
-test: install
+# The suite runs only on a tree that lints and type-checks.
+test: lint
 	$(PY) -m pytest
 
 run: install
@@ -34,6 +36,14 @@ bench: install
 # Seeded consistency runs of the watch (20 seeds, ~4 min); not part of `make test`.
 reliability: install
 	$(PY) -m tests.reliability --seeds 20
+
+# Mutation testing (mutmut) of the critical modules, one worker, within a time budget (default
+# 22 min); prints the score per module and the surviving mutants, also written to
+# tests/mutation/last-report.md. Not part of `make test`. A subset, a budget (0 = none):
+#   make mutation MUTATION_MODULES=gateway/watch/_token.py,gateway/rpc/_status.py MUTATION_BUDGET=10m
+mutation: install
+	$(PY) -m tests.mutation $(if $(MUTATION_MODULES),--modules '$(MUTATION_MODULES)') \
+		$(if $(MUTATION_BUDGET),--budget '$(MUTATION_BUDGET)')
 
 clean:
 	rm -rf $(VENV) .pytest_cache
