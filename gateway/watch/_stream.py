@@ -230,7 +230,6 @@ class _Stream:
             for b in batches:
                 for resp in self._deliver(b, upto_row=after):
                     yield resp
-        self.pos = Position(rev, COMPLETE, after)
         for resp in self.hub.snapshot_messages(rows, rev, self.token):
             yield resp
         self.pos = Position(rev)

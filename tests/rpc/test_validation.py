@@ -132,3 +132,29 @@ async def test_request_id_length_limit_is_128(stub, upstream: Simulator) -> None
     assert upstream.request_count == before
     created = await stub.CreateCampaign(create_request(1, request_id="r" * 128), metadata=auth())
     assert created.id
+
+
+@pytest.mark.parametrize(
+    ("chunk", "ok"), [(1023, False), (1024, True), (4 * 1024 * 1024, True), (4 * 1024 * 1024 + 1, False)]
+)
+async def test_export_chunk_size_bounds(stub, upstream: Simulator, chunk: int, ok: bool) -> None:
+    cid = (await stub.CreateCampaign(create_request(2), metadata=auth())).id
+    call = stub.ExportCampaignRows(pb.ExportCampaignRowsRequest(campaign_id=cid, max_chunk_bytes=chunk), metadata=auth())
+    if ok:
+        assert [m async for m in call][0].filename
+        return
+    before = upstream.request_count
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async for _ in call:
+            pass
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(info.value) == ["max_chunk_bytes"]
+    assert "between 1024 and 4194304" in info.value.details()
+    assert upstream.request_count == before
+
+
+async def test_export_names_a_missing_campaign_id(stub, upstream: Simulator) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async for _ in stub.ExportCampaignRows(pb.ExportCampaignRowsRequest(), metadata=auth()):
+            pass
+    assert violated_fields(info.value) == ["campaign_id"]

@@ -201,3 +201,20 @@ async def test_a_second_tenant_joining_a_watched_campaign_is_checked_upstream(
             raise AssertionError(f"bob received {message}")
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     alice.cancel()
+
+
+async def test_a_query_filter_matches_phone_or_prompt_variables_ignoring_case(stub, upstream: Simulator) -> None:
+    request = create_request(4)
+    request.contacts[1].prompt_variables["city"] = "Lyon"
+    cid = (await stub.CreateCampaign(request, metadata=auth())).id
+    by_text = stub.WatchCampaignRows(_request(cid, query="LYON"), metadata=auth())
+    by_phone = stub.WatchCampaignRows(_request(cid, query=request.contacts[2].to_phone_number[-6:]), metadata=auth())
+    nothing = stub.WatchCampaignRows(_request(cid, query="marseille"), metadata=auth())
+    phones = {c.to_phone_number for c in request.contacts}
+    got = {}
+    for name, stream in (("text", by_text), ("phone", by_phone), ("nothing", nothing)):
+        got[name] = [m.row_change.row.phone_number for m in (await until_snapshot_complete(stream))[:-1]]
+        stream.cancel()
+    assert got == {"text": [request.contacts[1].to_phone_number],
+                   "phone": [request.contacts[2].to_phone_number], "nothing": []}
+    assert set(got["text"] + got["phone"]) <= phones

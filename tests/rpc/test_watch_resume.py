@@ -118,6 +118,11 @@ async def test_every_token_of_a_resumed_snapshot_resumes_right_after_it(stub, up
         stream.cancel()
         assert [(r.row_change.type, r.row_change.row.id) for r in rest[:-1]] == described[i + 1:]
         assert rest[-1].snapshot_complete.row_count == 8
+    # From its marker: nothing of the snapshot again, the next live change only.
+    live = stub.WatchCampaignRows(_request(cid, reference[-1].resume_token), metadata=auth())
+    revision = await _commit(upstream, stub, cid, {2: "scheduled"})
+    (change,) = await read_messages(live, 1)
+    assert (change.revision, change.row_change.row.id, change.row_change.in_snapshot) == (revision, ids[2], False)
 
 
 async def test_a_token_at_the_compaction_boundary_resumes_one_below_is_out_of_range(
