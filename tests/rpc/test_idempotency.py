@@ -122,3 +122,14 @@ async def test_a_refused_connection_releases_the_request_id(start_gateway, upstr
         created = await stub.CreateCampaign(request, metadata=auth())  # nothing was sent: it creates
         assert created.id and _posts(upstream) == 1
         assert (await stub.CreateCampaign(request, metadata=auth())).id == created.id
+
+
+async def test_the_same_request_in_another_field_order_is_a_replay(stub) -> None:
+    first = create_request(1, request_id="order-free")
+    first.contacts[0].prompt_variables.clear()
+    first.contacts[0].prompt_variables.update({"a": "1", "b": "2", "é": "ü"})
+    again = create_request(1, request_id="order-free")
+    again.contacts[0].prompt_variables.clear()
+    again.contacts[0].prompt_variables.update({"é": "ü", "b": "2", "a": "1"})
+    assert (await stub.CreateCampaign(first, metadata=auth())).id == (
+        await stub.CreateCampaign(again, metadata=auth())).id

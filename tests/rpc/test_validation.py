@@ -158,3 +158,24 @@ async def test_export_names_a_missing_campaign_id(stub, upstream: Simulator) -> 
         async for _ in stub.ExportCampaignRows(pb.ExportCampaignRowsRequest(), metadata=auth()):
             pass
     assert violated_fields(info.value) == ["campaign_id"]
+
+
+FIRST, LAST = -62135596800, 253402300799  # 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z
+
+
+@pytest.mark.parametrize(
+    ("seconds", "nanos", "ok"),
+    [(FIRST - 1, 0, False), (LAST + 1, 0, False), (0, -1, False), (0, 1_000_000_000, False),
+     (FIRST, 0, True), (LAST, 999_999_999, True)],
+)
+async def test_scheduled_at_bounds_are_rfc3339s(stub, seconds: int, nanos: int, ok: bool) -> None:
+    request = create_request(1)
+    request.scheduled_at.CopyFrom(timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos))
+    try:
+        await stub.CreateCampaign(request, metadata=auth())
+    except grpc.aio.AioRpcError as exc:
+        # A valid time may still be refused upstream (in the past): never as a bad field here.
+        fields = violated_fields(exc) if exc.code() == grpc.StatusCode.INVALID_ARGUMENT else []
+        assert ("scheduled_at" in fields) is not ok, (exc.code(), exc.details())
+    else:
+        assert ok
