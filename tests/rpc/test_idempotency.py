@@ -9,10 +9,11 @@ import grpc
 import pytest
 
 from gateway.simulator import Simulator
+from generated.revox.campaigns.v1 import campaign_pb2 as pb_campaign
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..support import Bystander, auth, create_request, error_info, violated_fields
+from ..support import ALICE, BOB, Bystander, auth, create_request, error_info, violated_fields
 
 
 async def _count_campaigns(stub) -> int:
@@ -133,3 +134,64 @@ async def test_the_same_request_in_another_field_order_is_a_replay(stub) -> None
     again.contacts[0].prompt_variables.update({"é": "ü", "b": "2", "a": "1"})
     assert (await stub.CreateCampaign(first, metadata=auth())).id == (
         await stub.CreateCampaign(again, metadata=auth())).id
+
+
+async def _until_posted(upstream: Simulator) -> None:
+    """Until the simulator received the first create (it is then held by a latency fault)."""
+    async with asyncio.timeout(5):
+        while not _posts(upstream):
+            await asyncio.sleep(0.005)
+
+
+async def _settled(*calls: object) -> list[object]:
+    """Each call's result or its AioRpcError (a failure of one does not hide the others)."""
+    return list(await asyncio.gather(*calls, return_exceptions=True))  # type: ignore[arg-type]
+
+
+async def test_a_duplicate_with_another_body_while_the_first_is_in_flight_is_refused(
+    stub, upstream: Simulator
+) -> None:
+    upstream.faults.add_latency(0.3, method="POST")
+    first = create_request(2, request_id="race-other-body")
+    other = create_request(2, request_id="race-other-body", name="Another name")
+
+    async def later() -> object:
+        await _until_posted(upstream)  # the first is in flight: the other waits for it
+        return await stub.CreateCampaign(other, metadata=auth())
+
+    created, refused = await _settled(stub.CreateCampaign(first, metadata=auth()), later())
+    assert isinstance(created, pb_campaign.Campaign)
+    assert isinstance(refused, grpc.aio.AioRpcError)
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(refused).reason == "REQUEST_ID_REUSED"
+    assert _posts(upstream) == 1
+
+
+async def test_a_duplicate_waiting_on_a_lost_answer_learns_the_outcome_is_unknown(
+    stub, upstream: Simulator
+) -> None:
+    upstream.faults.add_latency(0.3, method="POST")
+    upstream.faults.drop_next(1, method="POST", path="/campaigns")
+    request = create_request(1, request_id="race-lost-answer")
+
+    async def later() -> object:
+        await _until_posted(upstream)
+        return await stub.CreateCampaign(request, metadata=auth())
+
+    owner, waiter = await _settled(stub.CreateCampaign(request, metadata=auth()), later())
+    assert isinstance(owner, grpc.aio.AioRpcError) and owner.code() == grpc.StatusCode.UNAVAILABLE
+    assert isinstance(waiter, grpc.aio.AioRpcError) and waiter.code() == grpc.StatusCode.ABORTED
+    assert error_info(waiter).reason == "CREATE_OUTCOME_UNKNOWN"
+    assert _posts(upstream) == 1
+
+
+async def test_two_tenants_racing_with_one_request_id_each_create_once(stub, upstream: Simulator) -> None:
+    upstream.faults.add_latency(0.3, method="POST")
+    request = create_request(1, request_id="race-two-tenants")
+    results = await _settled(
+        *(stub.CreateCampaign(request, metadata=auth(key)) for key in (ALICE, BOB, ALICE, BOB))
+    )
+    assert all(isinstance(r, pb_campaign.Campaign) for r in results), results
+    alice, bob, alice_again, bob_again = (r.id for r in results)  # type: ignore[union-attr]
+    assert alice == alice_again and bob == bob_again and alice != bob
+    assert _posts(upstream) == 2
