@@ -218,3 +218,32 @@ async def test_a_query_filter_matches_phone_or_prompt_variables_ignoring_case(st
     assert got == {"text": [request.contacts[1].to_phone_number],
                    "phone": [request.contacts[2].to_phone_number], "nothing": []}
     assert set(got["text"] + got["phone"]) <= phones
+
+
+RESULTS = {
+    pb.ROW_RESULT_FILTER_HUMAN: "human",
+    pb.ROW_RESULT_FILTER_VOICEMAIL: "voicemail",
+    pb.ROW_RESULT_FILTER_NONE: None,
+}
+
+
+async def test_result_filters_select_rows_by_their_last_call_result(stub, upstream: Simulator) -> None:
+    cid = (await stub.CreateCampaign(create_request(12), metadata=auth())).id
+    everything = stub.WatchCampaignRows(_request(cid), metadata=auth())
+    async with driving(upstream):
+        await until_final(everything, [])  # the log now holds every row's final state
+    everything.cancel()
+    full = stub.WatchCampaignRows(_request(cid), metadata=auth())
+    rows = [m.row_change.row for m in (await until_snapshot_complete(full))[:-1]]
+    full.cancel()
+    last = {r.id: (r.call.last_call_attempt.result_raw or None) for r in rows}
+    seen_results = set(last.values())
+    assert len(seen_results) >= 2, seen_results  # the schedule gave the filters something to tell apart
+    for flt, literal in RESULTS.items():
+        stream = stub.WatchCampaignRows(_request(cid, result=flt), metadata=auth())
+        picked = {m.row_change.row.id for m in (await until_snapshot_complete(stream))[:-1]}
+        stream.cancel()
+        assert picked == {rid for rid, res in last.items() if res == literal}, (flt, last)
+    stream = stub.WatchCampaignRows(_request(cid, result=pb.ROW_RESULT_FILTER_ALL), metadata=auth())
+    assert {m.row_change.row.id for m in (await until_snapshot_complete(stream))[:-1]} == set(last)
+    stream.cancel()
