@@ -110,6 +110,7 @@ def select(targets: list[str], spec: str) -> list[str]:
             or t == token + ".py"
             or t == token.rstrip("/") + "/__init__.py"
             or t.startswith(token.rstrip("/") + "/")
+            or t.endswith("/" + token)
             or fnmatch.fnmatch(t, token)
         ]
         if not hits:
@@ -158,7 +159,6 @@ class RunOutcome:
     interrupted: bool = False
     wall: float = 0.0
     phases: list[tuple[float, str]] = field(default_factory=list)
-    mutants_started: float | None = None
 
 
 class _Output(threading.Thread):
@@ -519,6 +519,10 @@ def render(
 # --- main -----------------------------------------------------------------------------
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.mutation",
@@ -545,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.chdir(ROOT)
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # stop mutmut (own session) with us
+        signal.signal(sig, _interrupt)
     targets = all_targets()
     if args.list:
         for t in targets:
