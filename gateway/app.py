@@ -67,7 +67,8 @@ class Gateway:
             Database(s.database_url, tenant_secret=s.tenant_secret)
         )
         client = await self._stack.enter_async_context(
-            RevoxClient(self.upstream_url, transport=self._transport, default_timeout=s.upstream_timeout)
+            RevoxClient(self.upstream_url, transport=self._transport,
+                        default_timeout=s.upstream_timeout, page_base=s.upstream_page_base)
         )
         campaigns = Campaigns(client, db, ttl=s.cache_ttl)
         self._stack.push_async_callback(campaigns.drain)

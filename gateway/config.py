@@ -67,6 +67,7 @@ class Settings:
     shutdown_grace: float = 10.0
     tenant_secret: str | None = None
     upstream_timeout: float = 30.0
+    upstream_page_base: int | None = None  # None: learnt from the upstream's answers
     # WatchCampaignRows
     poll_interval: float = 2.0
     max_poll_interval: float = 15.0
@@ -110,6 +111,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="key used when a caller sends none (env REVOX_API_KEY; prefer the env var)")
     add("--database", default=_env("GATEWAY_DATABASE_URL", Settings.database_url),
         help="SQLAlchemy async URL (env GATEWAY_DATABASE_URL; default %(default)s)")
+    add("--upstream-page-base", choices=("auto", "0", "1"),
+        default=_env("REVOX_PAGE_BASE", "auto"),
+        help="number of the upstream's first rows page; auto learns it from the answers "
+             "(env REVOX_PAGE_BASE; default %(default)s)")
     add("--simulator", action="store_true",
         help="start the embedded Revox simulator and use it as the upstream (no real calls)")
     add("--tls-cert", type=Path, default=None, help="PEM server certificate (enables TLS)")
@@ -142,6 +147,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         listen=args.listen,
         upstream_url=args.upstream_url,
+        upstream_page_base=None if args.upstream_page_base == "auto" else int(args.upstream_page_base),
         api_key=args.api_key or _env("REVOX_API_KEY"),
         database_url=args.database,
         simulator=args.simulator,

@@ -4,7 +4,7 @@ A real aiohttp server that stands in for ``https://www.getrevox.com/api`` in ``m
 in every test and in users' sandboxes, so no real phone is ever dialled. It serves the
 seed's seven endpoints at the root of its listen address::
 
-    POST   /campaigns                 GET /campaigns/{id}/rows   (page is 0-based)
+    POST   /campaigns                 GET /campaigns/{id}/rows   (page from 0, or 1: page_base)
     GET    /campaigns                 GET /campaigns/{id}/export
     GET    /campaigns/{id}            POST /campaigns/{id}/cancel
     DELETE /campaigns/{id}
@@ -25,8 +25,10 @@ Conventions (the rest of the gateway relies on them):
   (``org_`` + 12 hex of sha256(key)); anything else → 401. Other orgs' campaigns → 404.
   ``sim.add_key(key, organization_of=other)`` makes an unused key another key of
   ``other``'s organization; ``sim.revoke_key(key)`` makes that key alone answer 401.
-* Pages are **0-based**; ``page`` defaults to 0, ``page_size`` to 50 (0 also means 50),
-  max 1000; negatives or > 1000 → 400.
+* Pages count from ``page_base`` (``SimulatorConfig(page_base=1)`` / ``--page-base 1``; default
+  0), which is also ``page``'s default; with base 1, ``page=0`` answers no rows and the total,
+  as an upstream written from the same reference may. ``page`` is echoed as sent.
+  ``page_size`` defaults to 50 (0 also means 50), max 1000; negatives or > 1000 → 400.
 * ``GET /campaigns`` lists newest first. Rows are ordered by ``row_index``; ``query`` is a
   case-insensitive substring of the phone number or any prompt variable value; ``result``
   matches the last attempt's result (``all`` = no filter, ``none`` = no result yet);

@@ -170,10 +170,11 @@ async def get_rows(request: web.Request) -> web.Response:
     drift = sim.faults.drift
     renamed = sim.faults.drift_status_literals if drift else None
     query = parse_rows_query(request.query, drift=drift,
-                             extra_statuses=tuple(renamed.values()) if renamed else ())
+                             extra_statuses=tuple(renamed.values()) if renamed else (),
+                             page_base=sim.config.page_base)
     if drift:
         # 0.5.0's rows endpoint has no pagination: every (filtered) row at once.
-        query.page, query.page_size = 0, max(1, len(campaign.rows))
+        query.page, query.index, query.page_size = 0, 0, max(1, len(campaign.rows))
     rows, total = sim.store.select_rows(campaign, query, drift, renamed)
     return _raw_json(sim.renderer.rows_json(campaign, rows, total, query.page, query.page_size,
                                             drift, renamed))

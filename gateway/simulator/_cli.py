@@ -51,6 +51,9 @@ def build_parser(prog: str = "revox-gateway simulator") -> argparse.ArgumentPars
                    help="concurrency cap of campaigns that set none (default 10)")
     p.add_argument("--webhook-url", default=None,
                    help="POST a call.completed JSON notification here when a call ends")
+    p.add_argument("--page-base", type=int, choices=(0, 1), default=0,
+                   help="number of the first page of GET /campaigns/{id}/rows (default 0; "
+                        "with 1, page 0 answers no rows and the total)")
     p.add_argument("--latency", type=float, default=0.0,
                    help="add this many real seconds to every API response")
     p.add_argument("--error-rate", type=_ratio, default=0.0,
@@ -77,7 +80,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         seed=args.seed, host=host, port=port, clock=args.clock, speedup=args.speedup,
         start_time=args.start_time, ignore_windows=args.ignore_windows,
         default_max_concurrent_calls=args.default_max_concurrent_calls,
-        webhook_url=args.webhook_url, latency=args.latency, error_rate=args.error_rate,
+        webhook_url=args.webhook_url, page_base=args.page_base, latency=args.latency,
+        error_rate=args.error_rate,
         error_status=args.error_status, rate_limit_rate=args.rate_limit_rate,
         retry_after=args.retry_after, drop_rate=args.drop_rate,
         malformed_rate=args.malformed_rate, drift=args.drift,
@@ -92,7 +96,8 @@ async def _serve(config: SimulatorConfig) -> None:
             loop.add_signal_handler(sig, stop.set)
     async with Simulator(config) as sim:
         print(f"revox simulator listening on {sim.base_url} (clock={config.clock}, "
-              f"speedup={config.speedup:g}x, seed={config.seed}, control: "
+              f"speedup={config.speedup:g}x, seed={config.seed}, page base {config.page_base}, "
+              f"control: "
               f"{sim.base_url}/_simulator/state)", flush=True)
         await stop.wait()
 

@@ -52,6 +52,9 @@ class SimulatorConfig:
     default_max_concurrent_calls: int = 10  # when a campaign sets no max_concurrent_calls
     outcome_weights: dict[str, float] | None = None  # see _content.DEFAULT_OUTCOME_WEIGHTS
     webhook_url: str | None = None  # POST call.completed notifications here when set
+    # The first page's number on GET /campaigns/{id}/rows: 0, or 1 as some APIs count
+    # (the reference leaves it open; the gateway must detect it).
+    page_base: int = 0
     # Faults active from the start (the CLI flags map onto these).
     latency: float = 0.0
     error_rate: float = 0.0

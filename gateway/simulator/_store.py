@@ -134,9 +134,11 @@ class Store:
         Without filters this slices the row list (O(page_size)); filters scan the rows.
         """
         rows = campaign.rows
-        start = q.page * q.page_size
+        # index -1: before the first page (page 0 when pages count from 1): no rows, the total.
+        start = max(0, q.index) * q.page_size
+        size = q.page_size if q.index >= 0 else 0
         if q.query is None and q.result is None and q.statuses is None:
-            return rows[start:start + q.page_size], len(rows)
+            return rows[start:start + size], len(rows)
         needle, result, statuses = q.query, q.result, q.statuses
         matched: list[Row] = []
         for row in rows:
@@ -152,4 +154,4 @@ class Store:
             if needle is not None and needle not in row.search_text():
                 continue
             matched.append(row)
-        return matched[start:start + q.page_size], len(matched)
+        return matched[start:start + size], len(matched)

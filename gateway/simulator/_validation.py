@@ -67,11 +67,12 @@ class CreateRequest:
 
 @dataclass(slots=True)
 class RowsQuery:
-    page: int
+    page: int  # as the client sent it (echoed), in the simulator's page base
     page_size: int
     query: str | None
     result: str | None
     statuses: frozenset[str] | None
+    index: int = 0  # the page counted from 0; -1 when ``page`` is before the first page
 
 
 def _is_int(value: Any) -> bool:
@@ -243,14 +244,15 @@ def _int_param(params: Any, key: str, default: int) -> int:
 
 
 def parse_rows_query(params: Any, *, drift: bool = False,
-                     extra_statuses: tuple[str, ...] = ()) -> RowsQuery:
-    """Rows query string. Pages are 0-based: ``page=0`` is the first page.
+                     extra_statuses: tuple[str, ...] = (), page_base: int = 0) -> RowsQuery:
+    """Rows query string. Pages count from ``page_base``: ``page=page_base`` (the default)
+    is the first page; with base 1, page 0 is accepted and empty, as some APIs answer.
 
     ``extra_statuses``: further literals accepted in ``statuses`` (drift renames).
     """
-    page = _int_param(params, "page", 0)
+    page = _int_param(params, "page", page_base)
     if page < 0:
-        raise _bad("page", "page must be >= 0 (pages are 0-based)")
+        raise _bad("page", "page must be >= 0")
     page_size = _int_param(params, "page_size", DEFAULT_PAGE_SIZE)
     if page_size < 0 or page_size > MAX_PAGE_SIZE:
         raise _bad("page_size", f"page_size must be between 1 and {MAX_PAGE_SIZE}")
@@ -272,4 +274,4 @@ def parse_rows_query(params: Any, *, drift: bool = False,
                 raise _bad("statuses", f"unknown call status {item!r} in statuses")
         statuses = frozenset(items) or None
     return RowsQuery(page=page, page_size=page_size, query=query.lower() if query else None,
-                     result=result, statuses=statuses)
+                     result=result, statuses=statuses, index=max(-1, page - page_base))

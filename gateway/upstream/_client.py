@@ -23,6 +23,7 @@ from ._errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from ._paging import PageBase
 from ._responses import error_from_response, parse_success, redact
 from ._retry import RETRYABLE_STATUSES, RetryPolicy
 from ._transport import AiohttpTransport, proxied
@@ -122,9 +123,12 @@ class RevoxClient:
         user_agent: str = "revox-grpc-gateway/0.1",
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        page_base: int | None = None,
     ) -> None:
         """``clock`` (monotonic seconds; default: the event loop's) and ``sleep`` time the
-        retries and deadlines; tests pass a fake pair so no assertion reads the wall clock."""
+        retries and deadlines; tests pass a fake pair so no assertion reads the wall clock.
+        ``page_base``: the upstream's first page number, 0 or 1; None (the default) learns
+        it from the upstream's answers (``_paging``)."""
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an http:// or https:// URL")
         if default_timeout <= 0:
@@ -134,6 +138,7 @@ class RevoxClient:
         self._default_timeout = float(default_timeout)
         self._clock = clock
         self._sleep = sleep
+        self._page_base = PageBase(page_base)
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -154,6 +159,11 @@ class RevoxClient:
     @property
     def base_url(self) -> str:
         return self._base_url
+
+    @property
+    def page_base(self) -> int | None:
+        """The upstream's first page number as known so far (None: not learnt yet)."""
+        return self._page_base.value
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -236,13 +246,16 @@ class RevoxClient:
     ) -> dict[str, Any]:
         """GET /campaigns/{id}/rows -> ``{"page", "page_size", "rows", "total"}``.
 
-        ``None`` (and, for strings, empty: proto3's "unset") parameters are not sent;
-        ``statuses`` is sent comma-joined, as the upstream expects one string.
+        ``page`` counts from 0 whatever the upstream's own base (learnt, see ``_paging``),
+        and so does the answer's ``page``; None means the first page. ``None`` (and, for
+        strings, empty: proto3's "unset") parameters are not sent; ``statuses`` is sent
+        comma-joined, as the upstream expects one string.
         """
         path = "/campaigns/" + _segment(campaign_id, "GET") + "/rows"
         params: dict[str, str | int] = {}
-        if page is not None:
-            params["page"] = _as_int("page", page)
+        logical = 0 if page is None else _as_int("page", page)
+        if logical < 0:
+            raise ValueError("page must not be negative")
         if page_size is not None:
             params["page_size"] = _as_int("page_size", page_size)
         if query:
@@ -252,9 +265,16 @@ class RevoxClient:
         if statuses:
             # A bare string is a Sequence[str] too; joining it would send "c,a,l,l,i,n,g".
             params["statuses"] = statuses if isinstance(statuses, str) else ",".join(statuses)
-        return await self._call(
-            "GET", path, api_key, timeout, idempotent=True, params=params or None
-        )
+        now = self._clock or asyncio.get_running_loop().time
+        deadline = None if timeout is None else now() + timeout
+
+        async def raw(upstream_page: int) -> dict[str, Any]:
+            # Detection may take a second request: it shares the caller's one deadline.
+            left = None if deadline is None else max(0.0, deadline - now())
+            return await self._call("GET", path, api_key, left, idempotent=True,
+                                    params={"page": upstream_page, **params})
+
+        return await self._page_base.fetch(logical, raw)
 
     async def export_rows(
         self, api_key: str, campaign_id: str, *, timeout: float | None = None

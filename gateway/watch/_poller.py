@@ -149,6 +149,13 @@ class Poller:
             count += len(got)
             total = body.get("total")
             if len(got) < _PAGE or (isinstance(total, int) and count >= total):
+                if isinstance(total, int) and count < total and (page == 0 or not statuses):
+                    # Never conclude "no rows" (or, in a full sweep, "these rows are gone")
+                    # while the upstream's own total says otherwise: degrade, poll again.
+                    raise up.MalformedResponse(
+                        f"rows listing ended after {count} rows while total is {total}",
+                        method="GET", path=f"/campaigns/{self.s.campaign_id}/rows",
+                    )
                 return False
             page += 1
 
