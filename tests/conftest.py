@@ -20,8 +20,15 @@ from .support import Bystander, simulator
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[Simulator]:
-    async with simulator(seed=7) as sim:
+def page_base() -> int:
+    """The simulator's first page number; a module that must hold in both overrides it with
+    ``@pytest.fixture(params=[0, 1])`` (the gateway learns it, see upstream/_paging)."""
+    return 0
+
+
+@pytest.fixture
+async def upstream(page_base: int) -> AsyncIterator[Simulator]:
+    async with simulator(seed=7, page_base=page_base) as sim:
         yield sim
 
 

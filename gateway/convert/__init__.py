@@ -2,17 +2,17 @@
 
 - ``decode`` / ``encode``: upstream JSON objects ⇄ resource messages, lossless
   under the drift rules (unknown keys in ``extra_fields``, literals in ``*_raw``).
-- ``create_body``, ``rows_params``: requests → upstream body and query.
+- ``create_body``, ``rows_filters``: requests → upstream body and query.
 - ``record_chunks``: a CSV export in record-aligned chunks.
 - ``LITERALS``, ``literal_of``, ``number_of``: the enum literal tables.
 """
 
 from __future__ import annotations
 
-from ._codec import decode, decode_into, encode
+from ._codec import decode, decode_into, encode, struct_json
 from ._csv_chunks import record_chunks
 from ._literals import LITERALS, literal_of, number_of
-from ._requests import DEFAULT_PAGE_SIZE, create_body, result_literal, rows_params, status_literals
+from ._requests import DEFAULT_PAGE_SIZE, create_body, result_literal, rows_filters, status_literals
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -25,6 +25,7 @@ __all__ = [
     "number_of",
     "record_chunks",
     "result_literal",
-    "rows_params",
+    "rows_filters",
     "status_literals",
+    "struct_json",
 ]

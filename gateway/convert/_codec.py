@@ -26,7 +26,7 @@ from ._decoder import decode_into
 from ._layout import EXTRA, layout
 from ._literals import literal_of
 
-__all__ = ["decode", "encode", "decode_into"]
+__all__ = ["decode", "encode", "decode_into", "struct_json"]
 
 M = TypeVar("M", bound=Message)
 
@@ -87,6 +87,11 @@ def _encode_message(value: Message) -> Any:
     if full in (_STRUCT, _VALUE):
         return _plain(MessageToDict(value))
     return encode(value)
+
+
+def struct_json(value: Message) -> Any:
+    """A Struct, Value or ListValue as the upstream's JSON, integral numbers as integers."""
+    return _plain(MessageToDict(value))
 
 
 def _plain(value: Any) -> Any:

@@ -5,17 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
-
 from generated.revox.campaigns.v1 import campaign_service_pb2 as s
 from generated.revox.campaigns.v1 import row_pb2 as r
 
-from ._codec import encode
+from ._codec import encode, struct_json
 from ._literals import literal_of
 
-__all__ = ["DEFAULT_PAGE_SIZE", "create_body", "rows_params", "status_literals", "result_literal"]
+__all__ = ["DEFAULT_PAGE_SIZE", "create_body", "rows_filters", "status_literals", "result_literal"]
 
 DEFAULT_PAGE_SIZE = 50
+# The reference's documented defaults of fields a client may leave unset: sent explicitly, so
+# an upstream that requires them (or defaults them otherwise) still gets the documented value.
+RETRY_DEFAULTS: dict[str, Any] = {"max_retry_attempts": 3}
+WINDOW_DEFAULTS: dict[str, Any] = {
+    "calling_window_end_time": "18:00",
+    "calling_window_start_time": "10:00",
+    "retry_delay_seconds": 7200,
+}
 _STATUS = r.CallStatus.DESCRIPTOR
 _RESULT = s.RowResultFilter.DESCRIPTOR
 
@@ -31,7 +37,7 @@ def create_body(req: s.CreateCampaignRequest) -> dict[str, Any]:
         "name": req.name,
     }
     if req.HasField("call_retry_config"):
-        body["call_retry_config"] = encode(req.call_retry_config)
+        body["call_retry_config"] = _with_defaults(encode(req.call_retry_config))
     if req.HasField("from_phone_number"):
         body["from_phone_number"] = req.from_phone_number
     if req.HasField("max_concurrent_calls"):
@@ -39,8 +45,17 @@ def create_body(req: s.CreateCampaignRequest) -> dict[str, Any]:
     if req.HasField("scheduled_at"):
         body["scheduled_at"] = req.scheduled_at.ToJsonString()
     if req.HasField("extra_fields"):
-        body.update(MessageToDict(req.extra_fields))
+        body.update(struct_json(req.extra_fields))
     return body
+
+
+def _with_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    for key, value in RETRY_DEFAULTS.items():
+        config.setdefault(key, value)
+    for window in config.get("calling_windows") or ():
+        for key, value in WINDOW_DEFAULTS.items():
+            window.setdefault(key, value)
+    return config
 
 
 def status_literals(statuses: Iterable[int]) -> list[str]:
@@ -51,11 +66,9 @@ def result_literal(result: int) -> str | None:
     return literal_of(_RESULT, result)
 
 
-def rows_params(req: s.ListCampaignRowsRequest) -> dict[str, Any]:
-    """Keyword arguments of ``RevoxClient.get_rows`` for a validated request."""
+def rows_filters(req: s.ListCampaignRowsRequest) -> dict[str, Any]:
+    """The filter keyword arguments of ``RevoxClient.get_rows`` for a validated request."""
     return {
-        "page": req.page,
-        "page_size": req.page_size or DEFAULT_PAGE_SIZE,
         "query": req.query or None,
         "result": result_literal(req.result),
         "statuses": status_literals(req.statuses),

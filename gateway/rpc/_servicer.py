@@ -6,7 +6,6 @@ table in ``_handlers`` maps whatever they raise through ``status_for``.
 
 from __future__ import annotations
 
-import base64
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,8 +17,8 @@ from generated.revox.campaigns.v1 import campaign_pb2
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 from .. import convert
-from ..errors import FieldViolation, InvalidArgument
 from ..service import Caller, CampaignRead, Campaigns
+from . import _page_tokens as tokens
 from . import _validation as check
 from ._auth import api_key_from
 
@@ -79,19 +78,19 @@ class CampaignServicer:
         self, request: pb.ListCampaignsRequest, context: Context
     ) -> pb.ListCampaignsResponse:
         check.check_list_campaigns(request)
-        offset = _offset_of(request.page_token)
+        offset = tokens.campaigns_offset(request.page_token)
         caller = self._caller(context)
         campaigns, state = await self._campaigns.list(
             caller, skip_cache=request.skip_cache, timeout=context.time_remaining()
         )
         context.set_trailing_metadata(((CACHE_HEADER, state),))
-        size = min(request.page_size or 1000, 1000)
+        size = min(request.page_size or check.MAX_PAGE_SIZE, check.MAX_PAGE_SIZE)
         page = campaigns[offset : offset + size]
         response = pb.ListCampaignsResponse()
         for item in page:
             convert.decode_into(item, response.campaigns.add())
         if offset + size < len(campaigns):
-            response.next_page_token = _token_of(offset + size)
+            response.next_page_token = tokens.campaigns_token(offset + size)
         return response
 
     async def GetCampaign(
@@ -135,13 +134,23 @@ class CampaignServicer:
         self, request: pb.ListCampaignRowsRequest, context: Context
     ) -> pb.ListCampaignRowsResponse:
         check.check_list_rows(request)
-        response = await self._campaigns.rows(
-            self._caller(context),
-            request.campaign_id,
-            convert.rows_params(request),
-            timeout=context.time_remaining(),
+        bound_to = tokens.rows_fingerprint(
+            request.campaign_id, request.query, request.result, request.statuses
         )
-        return convert.decode(response, pb.ListCampaignRowsResponse)
+        size = min(request.page_size or convert.DEFAULT_PAGE_SIZE, check.MAX_PAGE_SIZE)
+        if request.page_token:
+            offset = tokens.rows_offset(request.page_token, bound_to)
+        else:
+            offset = request.page * size
+        caller = self._caller(context)
+        answer = await self._campaigns.rows(
+            caller, request.campaign_id, convert.rows_filters(request),
+            offset=offset, size=size, timeout=context.time_remaining(),
+        )
+        response = convert.decode(answer.body, pb.ListCampaignRowsResponse)
+        if answer.more:
+            response.next_page_token = tokens.rows_token(offset + len(response.rows), bound_to)
+        return response
 
     async def ExportCampaignRows(
         self, request: pb.ExportCampaignRowsRequest, context: Context
@@ -169,22 +178,3 @@ class CampaignServicer:
         if self._watcher is None:
             raise NotImplementedError("WatchCampaignRows is not enabled on this gateway")
         return self._watcher.watch(caller, request, context, raw=True)
-
-
-def _offset_of(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token.encode() + b"==").decode()
-        prefix, _, number = text.partition(":")
-        offset = int(number)
-        if prefix != "o" or offset < 0:
-            raise ValueError
-    except ValueError:
-        raise InvalidArgument([FieldViolation("page_token", "not a token this gateway issued")]) from None
-    return offset
-
-
-def _token_of(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
-

@@ -7,13 +7,14 @@ so a caller fixes all of them in one round trip.
 
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
 from collections.abc import Iterable
 from functools import lru_cache
 
 import phonenumbers
-from google.protobuf import timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from generated.revox.campaigns.v1 import (
     assistant_pb2 as a,
@@ -29,6 +30,7 @@ from ..errors import FieldViolation, InvalidArgument
 
 __all__ = [
     "MAX_CONTACTS",
+    "MAX_PAGE_SIZE",
     "check_create",
     "check_export",
     "check_id",
@@ -47,6 +49,7 @@ MAX_VARIABLES = 100
 MAX_VARIABLE_VALUE = 10_000
 MAX_REQUEST_ID = 128
 MAX_PAGE_SIZE = 1_000
+MAX_PAGE = 1_000_000  # with MAX_PAGE_SIZE: a row offset of 10^9 at most, as page tokens hold
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _TIME_24H = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
@@ -151,6 +154,7 @@ def _campaign_options(v: _Violations, req: s.CreateCampaignRequest) -> None:
         v.add("scheduled_at", "must be a valid time")
     if req.HasField("call_retry_config"):
         _retry_config(v, "call_retry_config", req.call_retry_config)
+    _struct(v, "extra_fields", req.extra_fields)
 
 
 def _contact(v: _Violations, path: str, contact: s.Contact) -> None:
@@ -172,16 +176,39 @@ def _retry_config(v: _Violations, path: str, config: a.CallRetryConfig) -> None:
         v.add(f"{path}.calling_windows", "at least one calling window is required")
     for i, window in enumerate(config.calling_windows):
         wpath = f"{path}.calling_windows[{i}]"
+        # Unset fields mean the documented defaults (sent by convert.create_body).
         for name in ("calling_window_start_time", "calling_window_end_time"):
-            value = getattr(window, name)
-            if not is_window_time(value):
+            if window.HasField(name) and not is_window_time(getattr(window, name)):
                 v.add(f"{wpath}.{name}", "must be HH:mm (24-hour) or H:mma (12-hour), e.g. 09:00 or 6pm")
-        if window.retry_delay_seconds < 0:
+        if window.HasField("retry_delay_seconds") and window.retry_delay_seconds < 0:
             v.add(f"{wpath}.retry_delay_seconds", "must not be negative")
-    if not 0 <= config.max_retry_attempts <= 100:
+        _struct(v, f"{wpath}.extra_fields", window.extra_fields)
+    if config.HasField("max_retry_attempts") and not 0 <= config.max_retry_attempts <= 100:
         v.add(f"{path}.max_retry_attempts", "must be between 0 and 100")
     if config.HasField("timezone") and not _is_timezone(config.timezone):
         v.add(f"{path}.timezone", "must be an IANA timezone such as Europe/Paris")
+    _struct(v, f"{path}.extra_fields", config.extra_fields)
+
+
+def _struct(v: _Violations, path: str, struct: struct_pb2.Struct) -> None:
+    """Numbers a JSON body can carry faithfully: finite, and integral ones below 2^53."""
+    for key, value in struct.fields.items():
+        _value(v, f"{path}.{key}", value)
+
+
+def _value(v: _Violations, path: str, value: struct_pb2.Value) -> None:
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        if not math.isfinite(number):
+            v.add(path, "must be a finite number")
+        elif number.is_integer() and abs(number) >= 2**53:
+            v.add(path, "an integer of magnitude 2^53 or more cannot be carried exactly; send it as a string")
+    elif kind == "struct_value":
+        _struct(v, path, value.struct_value)
+    elif kind == "list_value":
+        for i, item in enumerate(value.list_value.values):
+            _value(v, f"{path}[{i}]", item)
 
 
 def _timestamp_ok(ts: timestamp_pb2.Timestamp) -> bool:
@@ -210,9 +237,13 @@ def check_list_rows(req: s.ListCampaignRowsRequest) -> None:
     v = _Violations()
     _id(v, "campaign_id", req.campaign_id)
     if req.page < 0:
-        v.add("page", "must not be negative (pages are 0-based)")
-    if not 0 <= req.page_size <= MAX_PAGE_SIZE:
-        v.add("page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 = default)")
+        v.add("page", "must not be negative (pages count from 0)")
+    elif req.page and req.page_token:
+        v.add("page", "set page or page_token, not both")
+    elif req.page > MAX_PAGE:
+        v.add("page", f"at most {MAX_PAGE}")
+    if req.page_size < 0:
+        v.add("page_size", f"must not be negative (0 = 50; above {MAX_PAGE_SIZE} means {MAX_PAGE_SIZE})")
     _filters(v, req.statuses, req.result, req.query)
     v.raise_if_any()
 

@@ -6,5 +6,6 @@ from __future__ import annotations
 
 from ._caller import Caller
 from ._campaigns import CacheState, CampaignRead, Campaigns, request_hash
+from ._rows import RowsPage
 
-__all__ = ["CacheState", "Caller", "CampaignRead", "Campaigns", "request_hash"]
+__all__ = ["CacheState", "Caller", "CampaignRead", "Campaigns", "RowsPage", "request_hash"]

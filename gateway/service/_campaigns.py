@@ -51,8 +51,9 @@ from ..upstream import (
     UpstreamUnavailable,
 )
 from ._caller import Caller
+from ._rows import RowsPage, rows_window
 
-__all__ = ["CacheState", "CampaignRead", "Campaigns", "request_hash"]
+__all__ = ["CacheState", "CampaignRead", "Campaigns", "RowsPage", "request_hash"]
 
 CacheState = Literal["hit", "miss", "stale"]
 _log = logging.getLogger("gateway.service")
@@ -269,6 +270,8 @@ class Campaigns:
             _log.warning("serving campaign list stale: %s", type(exc).__name__)
             return cached.campaigns, "stale"
         campaigns = response.get("campaigns")
+        if campaigns is None:  # an empty listing spelled null or left out
+            campaigns = []
         if not isinstance(campaigns, list) or not all(isinstance(c, dict) for c in campaigns):
             raise MalformedResponse("list response has no 'campaigns' array", status=200)
         with_ids = [c for c in campaigns if isinstance(c.get("id"), str)]
@@ -312,12 +315,14 @@ class Campaigns:
     # -- rows ---------------------------------------------------------------
 
     async def rows(
-        self, caller: Caller, campaign_id: str, params: dict[str, Any], *, timeout: float | None
-    ) -> dict[str, Any]:
-        response = await self._client.get_rows(caller.api_key, campaign_id, timeout=timeout, **params)
-        if not isinstance(response.get("rows"), list):
-            raise MalformedResponse("rows response has no 'rows' array", status=200)
-        return response
+        self, caller: Caller, campaign_id: str, filters: dict[str, Any],
+        *, offset: int, size: int, timeout: float | None,
+    ) -> RowsPage:
+        """``size`` rows from ``offset`` (0 = the first row) matching ``filters``."""
+        return await rows_window(
+            self._client, caller.api_key, campaign_id, filters,
+            offset=offset, size=size, timeout=timeout,
+        )
 
     async def export(self, caller: Caller, campaign_id: str, *, timeout: float | None) -> dict[str, Any]:
         response = await self._client.export_rows(caller.api_key, campaign_id, timeout=timeout)

@@ -175,13 +175,22 @@ class _Stream:
                     yield m
             else:
                 self.pos = Position((await self.log.state(self.cid)).current_revision)
+                # A token from the first message: a client that drops before the first
+                # change resumes from here instead of having nothing to resume with.
+                yield self._heartbeat()
+                self.last_sent = self._loop.time()
         elif pos.after_row is not None:
             async for m in self._resume_snapshot(pos):
                 yield m
         else:
             self.pos = pos
+        quiet = pos is not None and pos.after_row is None
         async for m in self.catch_up():
+            quiet = False
             yield m
+        if quiet:  # a resume with nothing missed: say so at once, as a fresh watch does
+            yield self._heartbeat()
+            self.last_sent = self._loop.time()
 
     async def _wait_ready(self) -> AsyncIterator[Response]:
         started = self._loop.time()

@@ -10,6 +10,7 @@ number too large for a double is a misfit instead of an OverflowError.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -122,13 +123,26 @@ def _set_field(message: Message, field: FieldDescriptor, value: Any, plan: _Plan
     return True
 
 
+def _rfc3339_of(text: str) -> str:
+    """docs/upstream.md's timestamp shapes spelled as strict RFC 3339 (no zone: UTC)."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d(?:\.\d+)?)([Zz]|[+-]\d\d:?\d\d)?", text)
+    if m is None:
+        return text
+    day, time, zone = m.groups()
+    if zone is None or zone in "Zz":
+        zone = "Z"
+    elif ":" not in zone:
+        zone = f"{zone[:3]}:{zone[3:]}"
+    return f"{day}T{time}{zone}"
+
+
 def _set_message(target: Message, value: Any, parent: Message, name: str) -> bool:
     full = target.DESCRIPTOR.full_name
     if full == _TIMESTAMP:
         if not isinstance(value, str):
             return False
         try:
-            target.FromJsonString(value)
+            target.FromJsonString(_rfc3339_of(value))
         except ValueError:
             parent.ClearField(name)
             return False

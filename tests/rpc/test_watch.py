@@ -1,4 +1,5 @@
-"""WatchCampaignRows over a real port: snapshot, live, resume, restart, bad tokens."""
+"""WatchCampaignRows over a real port: snapshot, live, resume, restart, bad tokens; every
+test against an upstream counting pages from 0 and one counting from 1 (issue 12)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,64 @@ from ..support import (
     create_request,
     driving,
     error_info,
+    next_change,
     read_messages,
     until_snapshot_complete,
 )
 
 ADDED = pb.ROW_CHANGE_TYPE_ROW_ADDED
+
+
+@pytest.fixture(params=[0, 1], ids=["pages-from-0", "pages-from-1"])
+def page_base(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
+async def test_a_watch_without_snapshot_holds_a_token_from_its_first_message(
+    stub, upstream: Simulator
+) -> None:
+    cid = (await stub.CreateCampaign(create_request(3), metadata=auth())).id
+    quiet = duration_pb2.Duration(seconds=300)  # no heartbeat would come for five minutes
+    stream = stub.WatchCampaignRows(
+        pb.WatchCampaignRowsRequest(
+            campaign_id=cid, send_initial_snapshot=False, heartbeat_interval=quiet
+        ),
+        metadata=auth(),
+    )
+    async with asyncio.timeout(10):
+        first = await stream.read()
+    stream.cancel()  # the client drops before anything changed
+    assert first.WhichOneof("event") == "heartbeat" and first.resume_token
+    async with driving(upstream, finish=False):
+        resumed = stub.WatchCampaignRows(
+            pb.WatchCampaignRowsRequest(campaign_id=cid, resume_token=first.resume_token),
+            metadata=auth(),
+        )
+        changed: set[str] = set()
+        revisions: list[int] = []
+        while len(changed) < 3:  # every row changes as calls go on: none is missed
+            m = await next_change(resumed)
+            changed.add(m.row_change.row.id)
+            revisions.append(m.revision)
+        resumed.cancel()
+    assert revisions == sorted(revisions) and revisions[0] > first.revision
+
+
+async def test_a_resume_with_nothing_missed_answers_at_once(stub, upstream: Simulator) -> None:
+    cid = (await stub.CreateCampaign(create_request(2), metadata=auth())).id
+    stream = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
+    token = (await until_snapshot_complete(stream))[-1].resume_token
+    stream.cancel()
+    resumed = stub.WatchCampaignRows(
+        pb.WatchCampaignRowsRequest(
+            campaign_id=cid, resume_token=token, heartbeat_interval=duration_pb2.Duration(seconds=300)
+        ),
+        metadata=auth(),
+    )
+    async with asyncio.timeout(10):
+        first = await resumed.read()
+    resumed.cancel()
+    assert first.WhichOneof("event") == "heartbeat" and first.resume_token
 
 
 async def test_snapshot_then_live_then_resume_without_gap_or_duplicate(

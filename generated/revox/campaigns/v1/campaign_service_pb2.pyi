@@ -133,34 +133,38 @@ class CancelCampaignRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class ListCampaignRowsRequest(_message.Message):
-    __slots__ = ("campaign_id", "page", "page_size", "query", "result", "statuses")
+    __slots__ = ("campaign_id", "page", "page_size", "query", "result", "statuses", "page_token")
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     campaign_id: str
     page: int
     page_size: int
     query: str
     result: RowResultFilter
     statuses: _containers.RepeatedScalarFieldContainer[_row_pb2.CallStatus]
-    def __init__(self, campaign_id: _Optional[str] = ..., page: _Optional[int] = ..., page_size: _Optional[int] = ..., query: _Optional[str] = ..., result: _Optional[_Union[RowResultFilter, str]] = ..., statuses: _Optional[_Iterable[_Union[_row_pb2.CallStatus, str]]] = ...) -> None: ...
+    page_token: str
+    def __init__(self, campaign_id: _Optional[str] = ..., page: _Optional[int] = ..., page_size: _Optional[int] = ..., query: _Optional[str] = ..., result: _Optional[_Union[RowResultFilter, str]] = ..., statuses: _Optional[_Iterable[_Union[_row_pb2.CallStatus, str]]] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListCampaignRowsResponse(_message.Message):
-    __slots__ = ("page", "page_size", "rows", "total", "extra_fields")
+    __slots__ = ("page", "page_size", "rows", "total", "next_page_token", "extra_fields")
     PAGE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     EXTRA_FIELDS_FIELD_NUMBER: _ClassVar[int]
     page: int
     page_size: int
     rows: _containers.RepeatedCompositeFieldContainer[_row_pb2.Row]
     total: int
+    next_page_token: str
     extra_fields: _struct_pb2.Struct
-    def __init__(self, page: _Optional[int] = ..., page_size: _Optional[int] = ..., rows: _Optional[_Iterable[_Union[_row_pb2.Row, _Mapping]]] = ..., total: _Optional[int] = ..., extra_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, page: _Optional[int] = ..., page_size: _Optional[int] = ..., rows: _Optional[_Iterable[_Union[_row_pb2.Row, _Mapping]]] = ..., total: _Optional[int] = ..., next_page_token: _Optional[str] = ..., extra_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ExportCampaignRowsRequest(_message.Message):
     __slots__ = ("campaign_id", "max_chunk_bytes")

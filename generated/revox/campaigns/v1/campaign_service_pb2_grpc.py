@@ -176,8 +176,10 @@ class CampaignServiceServicer:
         """Lists one page of a campaign's rows, filtered by text, call status and
         call result.
 
-        Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page`, `page_size`
-        out of range, too long `query`), NOT_FOUND, plus the common errors.
+        Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page` or
+        `page_size`, both `page` and `page_token`, a `page_token` not issued for
+        this campaign and these filters, too long `query`), NOT_FOUND, plus the
+        common errors.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -198,8 +200,9 @@ class CampaignServiceServicer:
     def WatchCampaignRows(self, request, context):
         """Streams changes to a campaign's rows: an optional snapshot of the rows
         matching the filters, a marker when it ends, then every change in commit
-        order, with heartbeats while idle. Every message carries a `resume_token`;
-        reconnecting with the last one received delivers exactly what was missed,
+        order, with heartbeats while idle. Every message carries a `resume_token`,
+        and the first one comes as soon as the watch is admitted (without a
+        snapshot: a heartbeat at once, a bookmark of the present); reconnecting with the last one received delivers exactly what was missed,
         also after a gateway restart.
 
         Errors: INVALID_ARGUMENT (empty `campaign_id`; a `resume_token` that is

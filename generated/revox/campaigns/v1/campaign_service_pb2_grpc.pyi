@@ -95,8 +95,10 @@ class CampaignServiceStub:
     """Lists one page of a campaign's rows, filtered by text, call status and
     call result.
 
-    Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page`, `page_size`
-    out of range, too long `query`), NOT_FOUND, plus the common errors.
+    Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page` or
+    `page_size`, both `page` and `page_token`, a `page_token` not issued for
+    this campaign and these filters, too long `query`), NOT_FOUND, plus the
+    common errors.
     """
     ExportCampaignRows: _grpc.UnaryStreamMultiCallable[_campaign_service_pb2.ExportCampaignRowsRequest, _campaign_service_pb2.ExportCampaignRowsResponse]
     """Exports all rows of a campaign as CSV, streamed in chunks that each end on
@@ -109,8 +111,9 @@ class CampaignServiceStub:
     WatchCampaignRows: _grpc.UnaryStreamMultiCallable[_campaign_service_pb2.WatchCampaignRowsRequest, _campaign_service_pb2.WatchCampaignRowsResponse]
     """Streams changes to a campaign's rows: an optional snapshot of the rows
     matching the filters, a marker when it ends, then every change in commit
-    order, with heartbeats while idle. Every message carries a `resume_token`;
-    reconnecting with the last one received delivers exactly what was missed,
+    order, with heartbeats while idle. Every message carries a `resume_token`,
+    and the first one comes as soon as the watch is admitted (without a
+    snapshot: a heartbeat at once, a bookmark of the present); reconnecting with the last one received delivers exactly what was missed,
     also after a gateway restart.
 
     Errors: INVALID_ARGUMENT (empty `campaign_id`; a `resume_token` that is
@@ -189,8 +192,10 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
     """Lists one page of a campaign's rows, filtered by text, call status and
     call result.
 
-    Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page`, `page_size`
-    out of range, too long `query`), NOT_FOUND, plus the common errors.
+    Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page` or
+    `page_size`, both `page` and `page_token`, a `page_token` not issued for
+    this campaign and these filters, too long `query`), NOT_FOUND, plus the
+    common errors.
     """
     ExportCampaignRows: _aio.UnaryStreamMultiCallable[_campaign_service_pb2.ExportCampaignRowsRequest, _campaign_service_pb2.ExportCampaignRowsResponse]  # type: ignore[assignment]
     """Exports all rows of a campaign as CSV, streamed in chunks that each end on
@@ -203,8 +208,9 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
     WatchCampaignRows: _aio.UnaryStreamMultiCallable[_campaign_service_pb2.WatchCampaignRowsRequest, _campaign_service_pb2.WatchCampaignRowsResponse]  # type: ignore[assignment]
     """Streams changes to a campaign's rows: an optional snapshot of the rows
     matching the filters, a marker when it ends, then every change in commit
-    order, with heartbeats while idle. Every message carries a `resume_token`;
-    reconnecting with the last one received delivers exactly what was missed,
+    order, with heartbeats while idle. Every message carries a `resume_token`,
+    and the first one comes as soon as the watch is admitted (without a
+    snapshot: a heartbeat at once, a bookmark of the present); reconnecting with the last one received delivers exactly what was missed,
     also after a gateway restart.
 
     Errors: INVALID_ARGUMENT (empty `campaign_id`; a `resume_token` that is
@@ -316,8 +322,10 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists one page of a campaign's rows, filtered by text, call status and
         call result.
 
-        Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page`, `page_size`
-        out of range, too long `query`), NOT_FOUND, plus the common errors.
+        Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page` or
+        `page_size`, both `page` and `page_token`, a `page_token` not issued for
+        this campaign and these filters, too long `query`), NOT_FOUND, plus the
+        common errors.
         """
 
     @_abc_1.abstractmethod
@@ -342,8 +350,9 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_campaign_service_pb2.WatchCampaignRowsResponse], _abc.AsyncIterator[_campaign_service_pb2.WatchCampaignRowsResponse]]:
         """Streams changes to a campaign's rows: an optional snapshot of the rows
         matching the filters, a marker when it ends, then every change in commit
-        order, with heartbeats while idle. Every message carries a `resume_token`;
-        reconnecting with the last one received delivers exactly what was missed,
+        order, with heartbeats while idle. Every message carries a `resume_token`,
+        and the first one comes as soon as the watch is admitted (without a
+        snapshot: a heartbeat at once, a bookmark of the present); reconnecting with the last one received delivers exactly what was missed,
         also after a gateway restart.
 
         Errors: INVALID_ARGUMENT (empty `campaign_id`; a `resume_token` that is
