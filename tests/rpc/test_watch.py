@@ -201,3 +201,15 @@ async def test_shutdown_ends_streams_with_unavailable(start_gateway, upstream: S
                     await stream.read()
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         await stopping
+
+
+async def test_a_snapshot_larger_than_one_upstream_page_has_every_row(
+    stub, upstream: Simulator
+) -> None:
+    # The poller reads 1,000 rows a page: 1,001 rows take two pages in either base.
+    cid = (await stub.CreateCampaign(create_request(1001), metadata=auth())).id
+    stream = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
+    snap = await until_snapshot_complete(stream, timeout=60)
+    stream.cancel()
+    ids = {m.row_change.row.id for m in snap if m.WhichOneof("event") == "row_change"}
+    assert len(ids) == 1001 and snap[-1].snapshot_complete.row_count == 1001
