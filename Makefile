@@ -6,13 +6,21 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install generate lint test run bench reliability mutation clean
 
-install: $(STAMP)
+THIRD_PARTY := protos/third_party
+
+install: $(STAMP) $(THIRD_PARTY)/.stamp
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# google/api and google/rpc protos from googleapis-common-protos (a Python dependency), as
+# files for buf and other languages' tools; git-ignored, never edited.
+$(THIRD_PARTY)/.stamp: $(STAMP)
+	$(PY) protos/generate.py --third-party $(THIRD_PARTY)
+	touch $@
 
 # Regenerates generated/ from protos/; the only writer of generated/.
 generate: install

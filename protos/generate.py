@@ -1,6 +1,7 @@
 """Compile protos/ into Python messages, gRPC stubs and .pyi type stubs.
 
 Usage: python protos/generate.py OUT_DIR   (``make generate`` passes ``generated``)
+       python protos/generate.py --third-party DIR   (copy the imported googleapis protos)
 
 The official SDK owns the top-level import name ``revox``, so the code is
 emitted under the ``generated`` package: ``generated.revox.campaigns.v1``.
@@ -8,6 +9,11 @@ protoc writes imports that follow the proto path (``from revox.campaigns.v1
 import ...``); they are rewritten here. Only import lines are touched in .py
 files, because the serialized descriptors inside them must keep the proto
 package name ``revox.campaigns.v1`` that every other language sees.
+
+Beside the code it writes ``descriptors.binpb``: a FileDescriptorSet of the
+contract and everything it imports, with source info (comments). The Python
+descriptor pool keeps no comments, so server reflection (gateway/rpc/_reflection)
+serves this file instead.
 """
 
 from __future__ import annotations
@@ -20,13 +26,38 @@ from pathlib import Path
 
 from grpc_tools import protoc  # type: ignore[import-untyped]
 
-__all__ = ["generate"]
+__all__ = ["generate", "googleapis_root", "vendor_third_party"]
 
 PROTO_ROOT = Path(__file__).resolve().parent
 PACKAGE_DIR = Path("revox/campaigns/v1")
 IMPORT_ROOT = "generated"
+DESCRIPTOR_SET = "descriptors.binpb"
 _PY_IMPORT = re.compile(r"^(from|import) revox\.campaigns\.v1", re.MULTILINE)
 _PYI_NAME = re.compile(r"\brevox\.campaigns\.v1\b")
+
+
+# googleapis-common-protos ships the .proto sources beside its modules: the contract imports
+# google/api (field_behavior) and clients decode google/rpc (status, error details).
+_THIRD_PARTY = ("google/api", "google/rpc")
+
+
+def googleapis_root() -> Path:
+    """The directory holding googleapis-common-protos' ``google/api/*.proto``."""
+    import google.api.field_behavior_pb2 as fb  # type: ignore[import-untyped]
+
+    return Path(fb.__file__).resolve().parents[2]
+
+
+def vendor_third_party(dest: Path) -> None:
+    """Copy the googleapis protos the contract and its clients import into ``dest``, for
+    tools that read files rather than Python packages (buf, @grpc/proto-loader)."""
+    root = googleapis_root()
+    for folder in _THIRD_PARTY:
+        for proto in sorted((root / folder).glob("*.proto")):
+            target = dest / folder / proto.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists() or target.read_bytes() != proto.read_bytes():
+                shutil.copyfile(proto, target)
 
 
 def generate(out_dir: Path) -> None:
@@ -38,10 +69,14 @@ def generate(out_dir: Path) -> None:
             "protoc",
             f"-I{PROTO_ROOT}",
             f"-I{well_known}",
+            f"-I{googleapis_root()}",
             f"--python_out={tmp}",
             f"--pyi_out={tmp}",
             f"--grpc_python_out={tmp}",
             f"--mypy_grpc_out={tmp}",
+            "--include_source_info",
+            "--include_imports",
+            f"--descriptor_set_out={Path(tmp) / DESCRIPTOR_SET}",
             *protos,
         ]
         if protoc.main(args) != 0:
@@ -58,6 +93,7 @@ def generate(out_dir: Path) -> None:
             dest = out_dir / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(text)
+        shutil.copyfile(Path(tmp) / DESCRIPTOR_SET, out_dir / PACKAGE_DIR / DESCRIPTOR_SET)
     for package in (out_dir, *(out_dir / PACKAGE_DIR).parents, out_dir / PACKAGE_DIR):
         if package == out_dir.parent or not str(package).startswith(str(out_dir)):
             continue
@@ -68,6 +104,9 @@ def generate(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) == 3 and sys.argv[1] == "--third-party":
+        vendor_third_party(Path(sys.argv[2]).resolve())
+    elif len(sys.argv) == 2:
+        generate(Path(sys.argv[1]).resolve())
+    else:
         raise SystemExit(__doc__)
-    generate(Path(sys.argv[1]).resolve())

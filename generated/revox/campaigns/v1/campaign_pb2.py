@@ -22,12 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from generated.revox.campaigns.v1 import assistant_pb2 as revox_dot_campaigns_dot_v1_dot_assistant__pb2
+from generated.revox.campaigns.v1 import options_pb2 as revox_dot_campaigns_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!revox/campaigns/v1/campaign.proto\x12\x12revox.campaigns.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"revox/campaigns/v1/assistant.proto\"\x87\x05\n\x08\x43\x61mpaign\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x61ssistant_id\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cis_cancelled\x18\x04 \x01(\x08\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x17\n\x0forganization_id\x18\x06 \x01(\t\x12\x32\n\x06status\x18\x07 \x01(\x0e\x32\".revox.campaigns.v1.CampaignStatus\x12\x12\n\nstatus_raw\x18\x08 \x01(\t\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\tassistant\x18\n \x01(\x0b\x32\x1d.revox.campaigns.v1.Assistant\x12>\n\x11\x63\x61ll_retry_config\x18\x0b \x01(\x0b\x32#.revox.campaigns.v1.CallRetryConfig\x12\x1e\n\x11\x66rom_phone_number\x18\x0c \x01(\tH\x00\x88\x01\x01\x12!\n\x14max_concurrent_calls\x18\r \x01(\x05H\x01\x88\x01\x01\x12/\n\trow_stats\x18\x0e \x01(\x0b\x32\x1c.revox.campaigns.v1.RowStats\x12\x30\n\x0cscheduled_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x0c\x65xtra_fields\x18\x64 \x01(\x0b\x32\x17.google.protobuf.StructB\x14\n\x12_from_phone_numberB\x17\n\x15_max_concurrent_calls\"\x9c\x01\n\x08RowStats\x12\x0f\n\x07\x63\x61lling\x18\x01 \x01(\x05\x12\x11\n\tcompleted\x18\x02 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x05\x12\x0f\n\x07pending\x18\x04 \x01(\x05\x12\r\n\x05retry\x18\x05 \x01(\x05\x12\r\n\x05total\x18\x06 \x01(\x05\x12-\n\x0c\x65xtra_fields\x18\x64 \x01(\x0b\x32\x17.google.protobuf.Struct*\xa4\x01\n\x0e\x43\x61mpaignStatus\x12\x1f\n\x1b\x43\x41MPAIGN_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43\x41MPAIGN_STATUS_DRAFT\x10\x01\x12\x1b\n\x17\x43\x41MPAIGN_STATUS_RUNNING\x10\x02\x12\x1a\n\x16\x43\x41MPAIGN_STATUS_PAUSED\x10\x03\x12\x1d\n\x19\x43\x41MPAIGN_STATUS_COMPLETED\x10\x04\x42\x9e\x01\n\x16\x63om.revox.campaigns.v1B\rCampaignProtoP\x01ZIgithub.com/revox/revox-grpc-gateway/gen/go/revox/campaigns/v1;campaignsv1\xaa\x02\x12Revox.Campaigns.V1\xca\x02\x12Revox\\Campaigns\\V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!revox/campaigns/v1/campaign.proto\x12\x12revox.campaigns.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"revox/campaigns/v1/assistant.proto\x1a revox/campaigns/v1/options.proto\"\xe7\x05\n\x08\x43\x61mpaign\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x61ssistant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cis_cancelled\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0forganization_id\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x38\n\x06status\x18\x07 \x01(\x0e\x32\".revox.campaigns.v1.CampaignStatusB\x04\xe2\x41\x01\x03\x12\x18\n\nstatus_raw\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x36\n\tassistant\x18\n \x01(\x0b\x32\x1d.revox.campaigns.v1.AssistantB\x04\xe2\x41\x01\x03\x12\x44\n\x11\x63\x61ll_retry_config\x18\x0b \x01(\x0b\x32#.revox.campaigns.v1.CallRetryConfigB\x04\xe2\x41\x01\x03\x12$\n\x11\x66rom_phone_number\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03H\x00\x88\x01\x01\x12\'\n\x14max_concurrent_calls\x18\r \x01(\x05\x42\x04\xe2\x41\x01\x03H\x01\x88\x01\x01\x12\x35\n\trow_stats\x18\x0e \x01(\x0b\x32\x1c.revox.campaigns.v1.RowStatsB\x04\xe2\x41\x01\x03\x12\x36\n\x0cscheduled_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\x0c\x65xtra_fields\x18\x64 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x42\x14\n\x12_from_phone_numberB\x17\n\x15_max_concurrent_calls\"\xc6\x01\n\x08RowStats\x12\x15\n\x07\x63\x61lling\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x17\n\tcompleted\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06\x66\x61iled\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07pending\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x13\n\x05retry\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x13\n\x05total\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x33\n\x0c\x65xtra_fields\x18\x64 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03*\xd7\x01\n\x0e\x43\x61mpaignStatus\x12\x1f\n\x1b\x43\x41MPAIGN_STATUS_UNSPECIFIED\x10\x00\x12$\n\x15\x43\x41MPAIGN_STATUS_DRAFT\x10\x01\x1a\t\x8a\xce\x18\x05\x64raft\x12(\n\x17\x43\x41MPAIGN_STATUS_RUNNING\x10\x02\x1a\x0b\x8a\xce\x18\x07running\x12&\n\x16\x43\x41MPAIGN_STATUS_PAUSED\x10\x03\x1a\n\x8a\xce\x18\x06paused\x12,\n\x19\x43\x41MPAIGN_STATUS_COMPLETED\x10\x04\x1a\r\x8a\xce\x18\tcompletedB\x9e\x01\n\x16\x63om.revox.campaigns.v1B\rCampaignProtoP\x01ZIgithub.com/revox/revox-grpc-gateway/gen/go/revox/campaigns/v1;campaignsv1\xaa\x02\x12Revox.Campaigns.V1\xca\x02\x12Revox\\Campaigns\\V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +37,64 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'revox.campaigns.v1.campaign
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\026com.revox.campaigns.v1B\rCampaignProtoP\001ZIgithub.com/revox/revox-grpc-gateway/gen/go/revox/campaigns/v1;campaignsv1\252\002\022Revox.Campaigns.V1\312\002\022Revox\\Campaigns\\V1'
-  _globals['_CAMPAIGNSTATUS']._serialized_start=966
-  _globals['_CAMPAIGNSTATUS']._serialized_end=1130
-  _globals['_CAMPAIGN']._serialized_start=157
-  _globals['_CAMPAIGN']._serialized_end=804
-  _globals['_ROWSTATS']._serialized_start=807
-  _globals['_ROWSTATS']._serialized_end=963
+  _globals['_CAMPAIGNSTATUS'].values_by_name["CAMPAIGN_STATUS_DRAFT"]._loaded_options = None
+  _globals['_CAMPAIGNSTATUS'].values_by_name["CAMPAIGN_STATUS_DRAFT"]._serialized_options = b'\212\316\030\005draft'
+  _globals['_CAMPAIGNSTATUS'].values_by_name["CAMPAIGN_STATUS_RUNNING"]._loaded_options = None
+  _globals['_CAMPAIGNSTATUS'].values_by_name["CAMPAIGN_STATUS_RUNNING"]._serialized_options = b'\212\316\030\007running'
+  _globals['_CAMPAIGNSTATUS'].values_by_name["CAMPAIGN_STATUS_PAUSED"]._loaded_options = None
+  _globals['_CAMPAIGNSTATUS'].values_by_name["CAMPAIGN_STATUS_PAUSED"]._serialized_options = b'\212\316\030\006paused'
+  _globals['_CAMPAIGNSTATUS'].values_by_name["CAMPAIGN_STATUS_COMPLETED"]._loaded_options = None
+  _globals['_CAMPAIGNSTATUS'].values_by_name["CAMPAIGN_STATUS_COMPLETED"]._serialized_options = b'\212\316\030\tcompleted'
+  _globals['_CAMPAIGN'].fields_by_name['id']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['assistant_id']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['assistant_id']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['created_at']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['is_cancelled']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['is_cancelled']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['name']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['organization_id']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['organization_id']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['status']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['status']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['status_raw']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['status_raw']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['updated_at']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['updated_at']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['assistant']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['assistant']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['call_retry_config']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['call_retry_config']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['from_phone_number']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['from_phone_number']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['max_concurrent_calls']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['max_concurrent_calls']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['row_stats']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['row_stats']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['scheduled_at']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['scheduled_at']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGN'].fields_by_name['extra_fields']._loaded_options = None
+  _globals['_CAMPAIGN'].fields_by_name['extra_fields']._serialized_options = b'\342A\001\003'
+  _globals['_ROWSTATS'].fields_by_name['calling']._loaded_options = None
+  _globals['_ROWSTATS'].fields_by_name['calling']._serialized_options = b'\342A\001\003'
+  _globals['_ROWSTATS'].fields_by_name['completed']._loaded_options = None
+  _globals['_ROWSTATS'].fields_by_name['completed']._serialized_options = b'\342A\001\003'
+  _globals['_ROWSTATS'].fields_by_name['failed']._loaded_options = None
+  _globals['_ROWSTATS'].fields_by_name['failed']._serialized_options = b'\342A\001\003'
+  _globals['_ROWSTATS'].fields_by_name['pending']._loaded_options = None
+  _globals['_ROWSTATS'].fields_by_name['pending']._serialized_options = b'\342A\001\003'
+  _globals['_ROWSTATS'].fields_by_name['retry']._loaded_options = None
+  _globals['_ROWSTATS'].fields_by_name['retry']._serialized_options = b'\342A\001\003'
+  _globals['_ROWSTATS'].fields_by_name['total']._loaded_options = None
+  _globals['_ROWSTATS'].fields_by_name['total']._serialized_options = b'\342A\001\003'
+  _globals['_ROWSTATS'].fields_by_name['extra_fields']._loaded_options = None
+  _globals['_ROWSTATS'].fields_by_name['extra_fields']._serialized_options = b'\342A\001\003'
+  _globals['_CAMPAIGNSTATUS']._serialized_start=1171
+  _globals['_CAMPAIGNSTATUS']._serialized_end=1386
+  _globals['_CAMPAIGN']._serialized_start=224
+  _globals['_CAMPAIGN']._serialized_end=967
+  _globals['_ROWSTATS']._serialized_start=970
+  _globals['_ROWSTATS']._serialized_end=1168
 # @@protoc_insertion_point(module_scope)
