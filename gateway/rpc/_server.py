@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import grpc
-from google.rpc import error_details_pb2  # noqa: F401 - lets grpcurl decode error details
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from ..config import ServerSettings
 from ._handlers import SERVICE_NAME, generic_handler
+from ._reflection import REFLECTION_SERVICES, enable_reflection
 from ._servicer import CampaignServicer
 
 __all__ = ["RpcServer"]
@@ -40,8 +40,11 @@ class RpcServer:
         )
         self._server.add_generic_rpc_handlers((generic_handler(servicer),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
+        # error_details lets grpcurl decode the google.rpc details of an error.
+        enable_reflection(
+            self._server,
+            (SERVICE_NAME, health.SERVICE_NAME, *REFLECTION_SERVICES),
+            extra=(health_pb2.DESCRIPTOR, error_details_pb2.DESCRIPTOR),
         )
 
     async def start(self) -> int:

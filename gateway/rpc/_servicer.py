@@ -87,8 +87,12 @@ class CampaignServicer:
         size = min(request.page_size or check.MAX_PAGE_SIZE, check.MAX_PAGE_SIZE)
         page = campaigns[offset : offset + size]
         response = pb.ListCampaignsResponse()
+        mask = convert.ReadMask.of(request.read_mask, check.CAMPAIGN)
         for item in page:
-            convert.decode_into(item, response.campaigns.add())
+            if mask.paths:
+                response.campaigns.append(mask.project(convert.decode(item, campaign_pb2.Campaign)))
+            else:
+                convert.decode_into(item, response.campaigns.add())
         if offset + size < len(campaigns):
             response.next_page_token = tokens.campaigns_token(offset + size)
         return response
@@ -96,12 +100,15 @@ class CampaignServicer:
     async def GetCampaign(
         self, request: pb.GetCampaignRequest, context: Context
     ) -> bytes:
-        check.check_id("id", request.id)
+        check.check_get(request)
         caller = self._caller(context)
         read = await self._campaigns.get(
             caller, request.id, skip_cache=request.skip_cache, timeout=context.time_remaining()
         )
         context.set_trailing_metadata(((CACHE_HEADER, read.state),))
+        if request.read_mask.paths:
+            mask = convert.ReadMask.of(request.read_mask, check.CAMPAIGN)
+            return mask.project(convert.decode(read.payload, campaign_pb2.Campaign)).SerializeToString()
         return self._render(caller, request.id, read)
 
     def _render(self, caller: Caller, campaign_id: str, read: CampaignRead) -> bytes:
@@ -148,6 +155,11 @@ class CampaignServicer:
             offset=offset, size=size, timeout=context.time_remaining(),
         )
         response = convert.decode(answer.body, pb.ListCampaignRowsResponse)
+        mask = convert.ReadMask.of(request.read_mask, check.ROW)
+        if mask.paths:
+            masked = [mask.project(row) for row in response.rows]
+            del response.rows[:]
+            response.rows.extend(masked)
         if answer.more:
             response.next_page_token = tokens.rows_token(offset + len(response.rows), bound_to)
         return response

@@ -12,12 +12,17 @@ import re
 import zoneinfo
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import cast
 
 import phonenumbers
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import field_mask_pb2, struct_pb2, timestamp_pb2
+from google.protobuf.descriptor import Descriptor
 
 from generated.revox.campaigns.v1 import (
     assistant_pb2 as a,
+)
+from generated.revox.campaigns.v1 import (
+    campaign_pb2,
 )
 from generated.revox.campaigns.v1 import (
     campaign_service_pb2 as s,
@@ -26,6 +31,7 @@ from generated.revox.campaigns.v1 import (
     row_pb2 as r,
 )
 
+from ..convert import mask_violations
 from ..errors import FieldViolation, InvalidArgument
 
 __all__ = [
@@ -33,6 +39,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "check_create",
     "check_export",
+    "check_get",
     "check_id",
     "check_list_campaigns",
     "check_list_rows",
@@ -41,6 +48,8 @@ __all__ = [
     "is_window_time",
 ]
 
+CAMPAIGN = cast(Descriptor, campaign_pb2.Campaign.DESCRIPTOR)
+ROW = cast(Descriptor, r.Row.DESCRIPTOR)
 MAX_CONTACTS = 100_000
 MAX_ID = 256
 MAX_NAME = 500
@@ -216,11 +225,24 @@ def _timestamp_ok(ts: timestamp_pb2.Timestamp) -> bool:
     return -62135596800 <= seconds <= 253402300799 and 0 <= nanos < 1_000_000_000
 
 
+def check_get(req: s.GetCampaignRequest) -> None:
+    v = _Violations()
+    _id(v, "id", req.id)
+    _read_mask(v, req.read_mask, CAMPAIGN)
+    v.raise_if_any()
+
+
 def check_list_campaigns(req: s.ListCampaignsRequest) -> None:
     v = _Violations()
     if req.page_size < 0:
         v.add("page_size", "must not be negative")
+    _read_mask(v, req.read_mask, CAMPAIGN)
     v.raise_if_any()
+
+
+def _read_mask(v: _Violations, mask: field_mask_pb2.FieldMask, resource: Descriptor) -> None:
+    for i, reason in mask_violations(mask, resource):
+        v.add(f"read_mask.paths[{i}]", reason)
 
 
 def _filters(v: _Violations, statuses: Iterable[int], result: int, query: str) -> None:
@@ -245,6 +267,7 @@ def check_list_rows(req: s.ListCampaignRowsRequest) -> None:
     if req.page_size < 0:
         v.add("page_size", f"must not be negative (0 = 50; above {MAX_PAGE_SIZE} means {MAX_PAGE_SIZE})")
     _filters(v, req.statuses, req.result, req.query)
+    _read_mask(v, req.read_mask, ROW)
     v.raise_if_any()
 
 
@@ -266,4 +289,5 @@ def check_watch(req: s.WatchCampaignRowsRequest) -> None:
             v.add("heartbeat_interval", "must be between 1s and 300s")
     if len(req.resume_token) > 4096:
         v.add("resume_token", "too long to be a resume token")
+    _read_mask(v, req.read_mask, ROW)
     v.raise_if_any()

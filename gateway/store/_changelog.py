@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ._base import MAX_PARAMS, Engines, chunked
 from ._schema import watch_campaigns, watch_changes, watch_rows
 from ._watch_diff import PollDiff, compare, observe_items, prepare
-from ._watch_stored import append_removals, stored_rows
+from ._watch_stored import append_removals, mark_changed_paths, stored_rows
 from ._watch_types import (
     Change,
     ChangeKind,
@@ -172,6 +172,7 @@ class ChangeLog:
             stored = await stored_rows(conn, diff, observed, current)
             revision = current + 1
             d = compare(campaign_key, revision, observed, stored, self._extract, now)
+            await mark_changed_paths(conn, campaign_key, d)
             changes, texts = d.changes, d.texts
             removed_ids = sorted(set(stored) - diff.seen) if diff.full_sweep else []
             await append_removals(conn, campaign_key, revision, stored, removed_ids, d, now)
@@ -179,6 +180,7 @@ class ChangeLog:
                 change_params = [
                     (campaign_key, revision, c.seq, c.row_id, c.kind, text)
                     + (c.prev_status, c.prev_result, c.committed_at)
+                    + (None if c.changed is None else json.dumps(c.changed),)
                     for c, text in zip(changes, texts, strict=True)
                 ]
                 await write_changes(
@@ -350,6 +352,7 @@ class ChangeLog:
             c.prev_status,
             c.prev_result,
             c.committed_at,
+            c.changed,
         ).where(c.campaign_key == campaign_key)
         async with self._e.read.connect() as conn, conn.begin():
             head = (
@@ -384,7 +387,8 @@ class ChangeLog:
         for r in rows:
             row = json.loads(r[4])
             status, result = self._extract(row)
-            out.append(
-                Change(int(r[0]), int(r[1]), r[2], r[3], row, status, result, r[5], r[6], r[7])
-            )
+            changed = None if r[8] is None else tuple(json.loads(r[8]))
+            out.append(Change(
+                int(r[0]), int(r[1]), r[2], r[3], row, status, result, r[5], r[6], r[7], changed
+            ))
         return out

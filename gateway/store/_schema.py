@@ -136,6 +136,8 @@ watch_changes = Table(
     Column("prev_status", String, nullable=True),
     Column("prev_result", String, nullable=True),
     Column("committed_at", Float, nullable=False),
+    # JSON list of the paths a 'modified' change touched (watch read masks); NULL: unknown.
+    Column("changed", Text, nullable=True),
     sqlite_with_rowid=False,
 )
 Index("ix_watch_changes_committed_at", watch_changes.c.committed_at)
@@ -166,6 +168,13 @@ def _v3_watch_rows_fast_hash(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE watch_rows ADD COLUMN fast_hash {kind}"))
 
 
+def _v4_watch_changes_changed(conn: Connection) -> None:
+    columns = {c["name"] for c in inspect(conn).get_columns("watch_changes")}
+    if "changed" not in columns:
+        # NULL for changes logged before: a masked watch delivers them (never misses one).
+        conn.execute(text("ALTER TABLE watch_changes ADD COLUMN changed TEXT"))
+
+
 Migration = Callable[[Connection], None]
 
 # (version, description, step). Versions are contiguous from 1.
@@ -173,6 +182,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial layout", _v1_initial),
     (2, "watch_campaigns.terminal + retention indexes", _v2_terminal_and_retention_indexes),
     (3, "watch_rows.fast_hash", _v3_watch_rows_fast_hash),
+    (4, "watch_changes.changed", _v4_watch_changes_changed),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

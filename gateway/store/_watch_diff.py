@@ -34,6 +34,7 @@ __all__ = [
     "Prepared",
     "Shared",
     "canonical_digest",
+    "changed_paths",
     "compare",
     "fast_digest",
     "observe_items",
@@ -187,3 +188,20 @@ def compare(
         params = (campaign_key, rid, canon, digest, fast or None, status, result, revision)
         (out.added if prev is None else out.modified).append(params)
     return out
+
+
+def changed_paths(prev: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted JSON paths where ``new`` differs from ``prev``: objects are compared key by
+    key, anything else (lists included) as a whole. [""] when the roots differ in kind."""
+    if type(prev) is dict and type(new) is dict:
+        out: list[str] = []
+        for key in prev.keys() | new.keys():
+            a, b = prev.get(key, _MISSING), new.get(key, _MISSING)
+            if a != b:
+                path = f"{prefix}.{key}" if prefix else str(key)
+                out += changed_paths(a, b, path) if type(a) is dict and type(b) is dict else [path]
+        return sorted(out)
+    return [] if prev == new else [prefix]
+
+
+_MISSING = object()

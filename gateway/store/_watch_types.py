@@ -67,6 +67,9 @@ class Change:
     prev_status: str | None  # None for 'added'
     prev_result: str | None
     committed_at: float
+    # 'modified': the JSON paths (dotted, cut at lists) whose values differ from the
+    # previous row; None when unknown (other kinds, or logged before schema v4).
+    changed: tuple[str, ...] | None = None
 
 
 class CommitResult(NamedTuple):

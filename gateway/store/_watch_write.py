@@ -33,11 +33,11 @@ UPDATE_ROW = (
 REHASH_ROW = 'UPDATE watch_rows SET "fast_hash" = ? WHERE "campaign_key" = ? AND "row_id" = ?'
 INSERT_CHANGE = (
     'INSERT INTO watch_changes ("campaign_key", "revision", "seq", "row_id", "kind", "row", '
-    '"prev_status", "prev_result", "committed_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'
+    '"prev_status", "prev_result", "committed_at", "changed") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
 )
 
 _ROW_KEYS = ("k", "rid", "row", "h", "f", "s", "r", "rev")
-_CHANGE_KEYS = ("k", "rev", "seq", "rid", "kind", "row", "ps", "pr", "at")
+_CHANGE_KEYS = ("k", "rev", "seq", "rid", "kind", "row", "ps", "pr", "at", "ch")
 
 
 async def write_changes(
@@ -125,6 +125,7 @@ async def _write_core(
                 prev_status=bindparam("ps"),
                 prev_result=bindparam("pr"),
                 committed_at=bindparam("at"),
+                changed=bindparam("ch"),
             ),
             [dict(zip(_CHANGE_KEYS, p, strict=True)) for p in change_params],
         )

@@ -75,7 +75,7 @@ class Batch:
             if verdict is None:
                 continue
             kind, reason = verdict
-            rc = pb.RowChange(type=kind, row=self._row(i), removal_reason=reason)
+            rc = pb.RowChange(type=kind, row=flt.mask.project(self._row(i)), removal_reason=reason)
             if kind == MODIFIED:
                 if ch.prev_status is not None:
                     rc.previous_status = cast(row_pb2.CallStatus, number_of(_STATUS, ch.prev_status))

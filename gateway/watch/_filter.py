@@ -5,7 +5,8 @@ log; filters differ per subscriber, so a change is classified per filter
 (ADDED when a row enters the filter, MODIFIED while it stays, REMOVED when it
 leaves or is deleted upstream). The previous state comes from the log's
 prev_status/prev_result; phone number and input data never change, so the
-query part of the filter is evaluated on the row itself.
+query part of the filter is evaluated on the row itself. A read mask rides
+along: it shapes the rows sent and hides modifications of unmasked fields.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+from google.protobuf.descriptor import Descriptor
 
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+from generated.revox.campaigns.v1 import row_pb2
 
-from ..convert import result_literal, status_literals
+from ..convert import ReadMask, result_literal, status_literals
 from ..store import Change, default_extractor
 
 __all__ = ["RowFilter", "Verdict"]
@@ -29,6 +33,8 @@ REMOVED = pb.ROW_CHANGE_TYPE_ROW_REMOVED
 LEFT = pb.ROW_REMOVAL_REASON_LEFT_FILTER
 DELETED = pb.ROW_REMOVAL_REASON_DELETED
 NO_REASON = pb.ROW_REMOVAL_REASON_UNSPECIFIED
+
+ROW = cast(Descriptor, row_pb2.Row.DESCRIPTOR)
 
 # (RowChangeType, RowRemovalReason) or None when the change is invisible.
 Verdict = tuple[pb.RowChangeType, pb.RowRemovalReason] | None
@@ -50,22 +56,28 @@ class RowFilter:
     statuses: frozenset[str] | None  # None: any status
     result: str | None  # None: any; "none": no result yet
     query: str | None  # lower-cased substring
-    fingerprint: str
+    fingerprint: str  # of the filters and the mask: what resume tokens are bound to
+    mask: ReadMask = ReadMask.ALL  # the Row fields a subscriber receives
 
     @classmethod
     def build(
-        cls, statuses: Iterable[str] = (), result: str | None = None, query: str | None = None
+        cls, statuses: Iterable[str] = (), result: str | None = None, query: str | None = None,
+        mask: ReadMask = ReadMask.ALL,
     ) -> RowFilter:
         st = frozenset(statuses) or None
         res = None if result in (None, "", "all") else result
         q = (query or "").strip().lower() or None
-        canon = json.dumps([sorted(st) if st else None, res, q], separators=(",", ":"))
+        parts: list[Any] = [sorted(st) if st else None, res, q]
+        if mask.paths:  # unmasked watches keep the fingerprint (and tokens) they had
+            parts.append(mask.fingerprint)
+        canon = json.dumps(parts, separators=(",", ":"))
         fp = hashlib.sha256(canon.encode()).hexdigest()[:16]
-        return cls(st, res, q, fp)
+        return cls(st, res, q, fp, mask)
 
     @classmethod
     def from_request(cls, req: pb.WatchCampaignRowsRequest) -> RowFilter:
-        return cls.build(status_literals(req.statuses), result_literal(req.result), req.query)
+        mask = ReadMask.of(req.read_mask, ROW)
+        return cls.build(status_literals(req.statuses), result_literal(req.result), req.query, mask)
 
     @property
     def is_all(self) -> bool:
@@ -95,6 +107,13 @@ class RowFilter:
         return self._state_ok(status, result) and self._query_ok(row)
 
     def classify(self, change: Change) -> Verdict:
+        verdict = self._classify(change)
+        if verdict is not None and verdict[0] == MODIFIED and self.mask.paths:
+            # A masked watch hears of a modification only if it can see it.
+            return verdict if self.mask.touches(change.changed, ROW) else None
+        return verdict
+
+    def _classify(self, change: Change) -> Verdict:
         if self.is_all:
             if change.kind == "added":
                 return (ADDED, NO_REASON)

@@ -20,7 +20,7 @@ from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import row_pb2
 
 from ..config import WatchSettings
-from ..convert import decode
+from ..convert import ReadMask, decode
 from ..errors import ShuttingDown
 from ..store import ChangeLog
 from ..upstream import RevoxClient
@@ -238,14 +238,15 @@ class WatchHub:
         return rev, rows, total
 
     def snapshot_messages(
-        self, rows: list[dict[str, Any]], rev: int, token: Callable[[Position], str]
+        self, rows: list[dict[str, Any]], rev: int, token: Callable[[Position], str],
+        mask: ReadMask = ReadMask.ALL,
     ) -> list[pb.WatchCampaignRowsResponse]:
         return [
             pb.WatchCampaignRowsResponse(
                 resume_token=token(Position(rev, COMPLETE, str(r["id"]))),
                 revision=rev,
                 row_change=pb.RowChange(
-                    type=ADDED, row=decode(r, row_pb2.Row), in_snapshot=True
+                    type=ADDED, row=mask.project(decode(r, row_pb2.Row)), in_snapshot=True
                 ),
             )
             for r in rows
@@ -267,6 +268,7 @@ class WatchHub:
             if cached is not None and cached[0] == st.revision:
                 return cached
             rev, rows, _ = await self.read_snapshot(st.campaign_id, flt)
-            built = (rev, [(m, m.SerializeToString()) for m in self.snapshot_messages(rows, rev, token)])
+            messages = self.snapshot_messages(rows, rev, token, flt.mask)
+            built = (rev, [(m, m.SerializeToString()) for m in messages])
             self._snap_cache[key] = built
             return built

@@ -239,7 +239,7 @@ class _Stream:
             for b in batches:
                 for resp in self._deliver(b, upto_row=after):
                     yield resp
-        for resp in self.hub.snapshot_messages(rows, rev, self.token):
+        for resp in self.hub.snapshot_messages(rows, rev, self.token, self.flt.mask):
             yield resp
         self.pos = Position(rev)
         yield Response(

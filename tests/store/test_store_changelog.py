@@ -276,3 +276,27 @@ async def test_large_campaign_commits(db: Database) -> None:
 
     snap = await log.snapshot(K)
     assert len(snap.rows) == n
+
+
+async def test_a_modified_change_names_the_paths_that_changed(db: Database) -> None:
+    log = db.changelog
+    await log.commit_poll(K, [row("a", note="x"), row("b")], full_sweep=True, now=1.0)
+    res = await log.commit_poll(
+        K, [row("a", "calling", note="x"), row("b", note="y")], full_sweep=True, now=2.0
+    )
+    by_row = {c.row_id: c.changed for c in res.changes}
+    assert by_row == {"a": ("call.status",), "b": ("note",)}
+    logged = await log.changes_since(K, 1)
+    assert {c.row_id: c.changed for c in logged} == by_row  # the same, read back
+    first = await log.changes_since(K, 0)
+    assert [c.changed for c in first if c.kind == "added"] == [None, None]
+
+
+def test_changed_paths_compare_objects_key_by_key_and_lists_whole() -> None:
+    from gateway.store._watch_diff import changed_paths
+
+    before = {"a": 1, "call": {"status": "queued", "attempts": [1], "x": {"y": 1}}}
+    after = {"a": 1, "call": {"status": "calling", "attempts": [1, 2], "x": {"y": 1}}, "n": 0}
+    assert changed_paths(before, after) == ["call.attempts", "call.status", "n"]
+    assert changed_paths(before, before) == []
+    assert changed_paths({"a": {"b": 1}}, {"a": 2}) == ["a"]

@@ -25,6 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from generated.revox.campaigns.v1 import assistant_pb2 as revox_dot_campaigns_dot_v1_dot_assistant__pb2
@@ -33,7 +34,7 @@ from generated.revox.campaigns.v1 import options_pb2 as revox_dot_campaigns_dot_
 from generated.revox.campaigns.v1 import row_pb2 as revox_dot_campaigns_dot_v1_dot_row__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)revox/campaigns/v1/campaign_service.proto\x12\x12revox.campaigns.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"revox/campaigns/v1/assistant.proto\x1a!revox/campaigns/v1/campaign.proto\x1a revox/campaigns/v1/options.proto\x1a\x1crevox/campaigns/v1/row.proto\"\xc7\x03\n\x15\x43reateCampaignRequest\x12\x1a\n\x0c\x61ssistant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\x08\x63ontacts\x18\x02 \x03(\x0b\x32\x1b.revox.campaigns.v1.ContactB\x04\xe2\x41\x01\x02\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x44\n\x11\x63\x61ll_retry_config\x18\x04 \x01(\x0b\x32#.revox.campaigns.v1.CallRetryConfigB\x04\xe2\x41\x01\x01\x12$\n\x11\x66rom_phone_number\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12\'\n\x14max_concurrent_calls\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x01H\x01\x88\x01\x01\x12\x36\n\x0cscheduled_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01\x12\x33\n\x0c\x65xtra_fields\x18\x64 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x42\x14\n\x12_from_phone_numberB\x17\n\x15_max_concurrent_calls\"\xb2\x01\n\x07\x43ontact\x12\x1d\n\x0fto_phone_number\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12P\n\x10prompt_variables\x18\x02 \x03(\x0b\x32\x30.revox.campaigns.v1.Contact.PromptVariablesEntryB\x04\xe2\x41\x01\x01\x1a\x36\n\x14PromptVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\x14ListCampaignsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nskip_cache\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xa2\x01\n\x15ListCampaignsResponse\x12\x35\n\tcampaigns\x18\x01 \x03(\x0b\x32\x1c.revox.campaigns.v1.CampaignB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x0c\x65xtra_fields\x18\x64 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\"@\n\x12GetCampaignRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nskip_cache\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\")\n\x15\x44\x65leteCampaignRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\")\n\x15\x43\x61ncelCampaignRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x83\x02\n\x17ListCampaignRowsRequest\x12\x19\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04page\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05query\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x39\n\x06result\x18\x05 \x01(\x0e\x32#.revox.campaigns.v1.RowResultFilterB\x04\xe2\x41\x01\x01\x12\x36\n\x08statuses\x18\x06 \x03(\x0e\x32\x1e.revox.campaigns.v1.CallStatusB\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x07 \x01(\tB\x04\xe2\x41\x01\x01\"\x8d\x02\n\x18ListCampaignRowsResponse\x12\x17\n\x04page\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03H\x00\x88\x01\x01\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03H\x01\x88\x01\x01\x12+\n\x04rows\x18\x03 \x03(\x0b\x32\x17.revox.campaigns.v1.RowB\x04\xe2\x41\x01\x03\x12\x18\n\x05total\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03H\x02\x88\x01\x01\x12\x1d\n\x0fnext_page_token\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x0c\x65xtra_fields\x18\x64 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x42\x07\n\x05_pageB\x0c\n\n_page_sizeB\x08\n\x06_total\"U\n\x19\x45xportCampaignRowsRequest\x12\x19\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1d\n\x0fmax_chunk_bytes\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\"M\n\x1a\x45xportCampaignRowsResponse\x12\x16\n\x08\x66ilename\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tcsv_chunk\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\xda\x02\n\x18WatchCampaignRowsRequest\x12\x19\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0cresume_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12(\n\x15send_initial_snapshot\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12\x36\n\x08statuses\x18\x04 \x03(\x0e\x32\x1e.revox.campaigns.v1.CallStatusB\x04\xe2\x41\x01\x01\x12\x39\n\x06result\x18\x05 \x01(\x0e\x32#.revox.campaigns.v1.RowResultFilterB\x04\xe2\x41\x01\x01\x12\x13\n\x05query\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12;\n\x12heartbeat_interval\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x42\x18\n\x16_send_initial_snapshot\"\xcd\x02\n\x19WatchCampaignRowsResponse\x12\x1a\n\x0cresume_token\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08revision\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63ommit_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x39\n\nrow_change\x18\x04 \x01(\x0b\x32\x1d.revox.campaigns.v1.RowChangeB\x04\xe2\x41\x01\x03H\x00\x12G\n\x11snapshot_complete\x18\x05 \x01(\x0b\x32$.revox.campaigns.v1.SnapshotCompleteB\x04\xe2\x41\x01\x03H\x00\x12\x38\n\theartbeat\x18\x06 \x01(\x0b\x32\x1d.revox.campaigns.v1.HeartbeatB\x04\xe2\x41\x01\x03H\x00\x42\x07\n\x05\x65vent\"\x91\x03\n\tRowChange\x12\x35\n\x04type\x18\x01 \x01(\x0e\x32!.revox.campaigns.v1.RowChangeTypeB\x04\xe2\x41\x01\x03\x12*\n\x03row\x18\x02 \x01(\x0b\x32\x17.revox.campaigns.v1.RowB\x04\xe2\x41\x01\x03\x12=\n\x0fprevious_status\x18\x03 \x01(\x0e\x32\x1e.revox.campaigns.v1.CallStatusB\x04\xe2\x41\x01\x03\x12!\n\x13previous_status_raw\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12=\n\x0fprevious_result\x18\x05 \x01(\x0e\x32\x1e.revox.campaigns.v1.CallResultB\x04\xe2\x41\x01\x03\x12!\n\x13previous_result_raw\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0bin_snapshot\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x42\n\x0eremoval_reason\x18\x08 \x01(\x0e\x32$.revox.campaigns.v1.RowRemovalReasonB\x04\xe2\x41\x01\x03\"+\n\x10SnapshotComplete\x12\x17\n\trow_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x9a\x01\n\tHeartbeat\x12\x1f\n\x11upstream_degraded\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x38\n\x0elast_poll_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x64\x65tail\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x63\x61mpaign_final\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03*\xec\x02\n\x0fRowResultFilter\x12!\n\x1dROW_RESULT_FILTER_UNSPECIFIED\x10\x00\x12\"\n\x15ROW_RESULT_FILTER_IVR\x10\x01\x1a\x07\x8a\xce\x18\x03IVR\x12.\n\x1bROW_RESULT_FILTER_VOICEMAIL\x10\x02\x1a\r\x8a\xce\x18\tvoicemail\x12&\n\x17ROW_RESULT_FILTER_HUMAN\x10\x03\x1a\t\x8a\xce\x18\x05human\x12*\n\x19ROW_RESULT_FILTER_UNKNOWN\x10\x04\x1a\x0b\x8a\xce\x18\x07unknown\x12\x44\n&ROW_RESULT_FILTER_IOS_SCREENING_FILTER\x10\x05\x1a\x18\x8a\xce\x18\x14ios-screening-filter\x12\"\n\x15ROW_RESULT_FILTER_ALL\x10\x06\x1a\x07\x8a\xce\x18\x03\x61ll\x12$\n\x16ROW_RESULT_FILTER_NONE\x10\x07\x1a\x08\x8a\xce\x18\x04none*\x92\x01\n\rRowChangeType\x12\x1f\n\x1bROW_CHANGE_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19ROW_CHANGE_TYPE_ROW_ADDED\x10\x01\x12 \n\x1cROW_CHANGE_TYPE_ROW_MODIFIED\x10\x02\x12\x1f\n\x1bROW_CHANGE_TYPE_ROW_REMOVED\x10\x03*z\n\x10RowRemovalReason\x12\"\n\x1eROW_REMOVAL_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1eROW_REMOVAL_REASON_LEFT_FILTER\x10\x01\x12\x1e\n\x1aROW_REMOVAL_REASON_DELETED\x10\x02\x32\xb1\x06\n\x0f\x43\x61mpaignService\x12Y\n\x0e\x43reateCampaign\x12).revox.campaigns.v1.CreateCampaignRequest\x1a\x1c.revox.campaigns.v1.Campaign\x12\x64\n\rListCampaigns\x12(.revox.campaigns.v1.ListCampaignsRequest\x1a).revox.campaigns.v1.ListCampaignsResponse\x12S\n\x0bGetCampaign\x12&.revox.campaigns.v1.GetCampaignRequest\x1a\x1c.revox.campaigns.v1.Campaign\x12S\n\x0e\x44\x65leteCampaign\x12).revox.campaigns.v1.DeleteCampaignRequest\x1a\x16.google.protobuf.Empty\x12Y\n\x0e\x43\x61ncelCampaign\x12).revox.campaigns.v1.CancelCampaignRequest\x1a\x1c.revox.campaigns.v1.Campaign\x12m\n\x10ListCampaignRows\x12+.revox.campaigns.v1.ListCampaignRowsRequest\x1a,.revox.campaigns.v1.ListCampaignRowsResponse\x12u\n\x12\x45xportCampaignRows\x12-.revox.campaigns.v1.ExportCampaignRowsRequest\x1a..revox.campaigns.v1.ExportCampaignRowsResponse0\x01\x12r\n\x11WatchCampaignRows\x12,.revox.campaigns.v1.WatchCampaignRowsRequest\x1a-.revox.campaigns.v1.WatchCampaignRowsResponse0\x01\x42\xa5\x01\n\x16\x63om.revox.campaigns.v1B\x14\x43\x61mpaignServiceProtoP\x01ZIgithub.com/revox/revox-grpc-gateway/gen/go/revox/campaigns/v1;campaignsv1\xaa\x02\x12Revox.Campaigns.V1\xca\x02\x12Revox\\Campaigns\\V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)revox/campaigns/v1/campaign_service.proto\x12\x12revox.campaigns.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"revox/campaigns/v1/assistant.proto\x1a!revox/campaigns/v1/campaign.proto\x1a revox/campaigns/v1/options.proto\x1a\x1crevox/campaigns/v1/row.proto\"\xc7\x03\n\x15\x43reateCampaignRequest\x12\x1a\n\x0c\x61ssistant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\x08\x63ontacts\x18\x02 \x03(\x0b\x32\x1b.revox.campaigns.v1.ContactB\x04\xe2\x41\x01\x02\x12\x12\n\x04name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x44\n\x11\x63\x61ll_retry_config\x18\x04 \x01(\x0b\x32#.revox.campaigns.v1.CallRetryConfigB\x04\xe2\x41\x01\x01\x12$\n\x11\x66rom_phone_number\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12\'\n\x14max_concurrent_calls\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x01H\x01\x88\x01\x01\x12\x36\n\x0cscheduled_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01\x12\x33\n\x0c\x65xtra_fields\x18\x64 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x42\x14\n\x12_from_phone_numberB\x17\n\x15_max_concurrent_calls\"\xb2\x01\n\x07\x43ontact\x12\x1d\n\x0fto_phone_number\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12P\n\x10prompt_variables\x18\x02 \x03(\x0b\x32\x30.revox.campaigns.v1.Contact.PromptVariablesEntryB\x04\xe2\x41\x01\x01\x1a\x36\n\x14PromptVariablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x98\x01\n\x14ListCampaignsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nskip_cache\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x33\n\tread_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"\xa2\x01\n\x15ListCampaignsResponse\x12\x35\n\tcampaigns\x18\x01 \x03(\x0b\x32\x1c.revox.campaigns.v1.CampaignB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x0c\x65xtra_fields\x18\x64 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\"u\n\x12GetCampaignRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nskip_cache\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x33\n\tread_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\")\n\x15\x44\x65leteCampaignRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\")\n\x15\x43\x61ncelCampaignRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xb8\x02\n\x17ListCampaignRowsRequest\x12\x19\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04page\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05query\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x39\n\x06result\x18\x05 \x01(\x0e\x32#.revox.campaigns.v1.RowResultFilterB\x04\xe2\x41\x01\x01\x12\x36\n\x08statuses\x18\x06 \x03(\x0e\x32\x1e.revox.campaigns.v1.CallStatusB\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x07 \x01(\tB\x04\xe2\x41\x01\x01\x12\x33\n\tread_mask\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"\x8d\x02\n\x18ListCampaignRowsResponse\x12\x17\n\x04page\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03H\x00\x88\x01\x01\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03H\x01\x88\x01\x01\x12+\n\x04rows\x18\x03 \x03(\x0b\x32\x17.revox.campaigns.v1.RowB\x04\xe2\x41\x01\x03\x12\x18\n\x05total\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03H\x02\x88\x01\x01\x12\x1d\n\x0fnext_page_token\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x0c\x65xtra_fields\x18\x64 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x42\x07\n\x05_pageB\x0c\n\n_page_sizeB\x08\n\x06_total\"U\n\x19\x45xportCampaignRowsRequest\x12\x19\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1d\n\x0fmax_chunk_bytes\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\"M\n\x1a\x45xportCampaignRowsResponse\x12\x16\n\x08\x66ilename\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tcsv_chunk\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\"\x8f\x03\n\x18WatchCampaignRowsRequest\x12\x19\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0cresume_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12(\n\x15send_initial_snapshot\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12\x36\n\x08statuses\x18\x04 \x03(\x0e\x32\x1e.revox.campaigns.v1.CallStatusB\x04\xe2\x41\x01\x01\x12\x39\n\x06result\x18\x05 \x01(\x0e\x32#.revox.campaigns.v1.RowResultFilterB\x04\xe2\x41\x01\x01\x12\x13\n\x05query\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12;\n\x12heartbeat_interval\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x33\n\tread_mask\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x42\x18\n\x16_send_initial_snapshot\"\xcd\x02\n\x19WatchCampaignRowsResponse\x12\x1a\n\x0cresume_token\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08revision\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63ommit_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x39\n\nrow_change\x18\x04 \x01(\x0b\x32\x1d.revox.campaigns.v1.RowChangeB\x04\xe2\x41\x01\x03H\x00\x12G\n\x11snapshot_complete\x18\x05 \x01(\x0b\x32$.revox.campaigns.v1.SnapshotCompleteB\x04\xe2\x41\x01\x03H\x00\x12\x38\n\theartbeat\x18\x06 \x01(\x0b\x32\x1d.revox.campaigns.v1.HeartbeatB\x04\xe2\x41\x01\x03H\x00\x42\x07\n\x05\x65vent\"\x91\x03\n\tRowChange\x12\x35\n\x04type\x18\x01 \x01(\x0e\x32!.revox.campaigns.v1.RowChangeTypeB\x04\xe2\x41\x01\x03\x12*\n\x03row\x18\x02 \x01(\x0b\x32\x17.revox.campaigns.v1.RowB\x04\xe2\x41\x01\x03\x12=\n\x0fprevious_status\x18\x03 \x01(\x0e\x32\x1e.revox.campaigns.v1.CallStatusB\x04\xe2\x41\x01\x03\x12!\n\x13previous_status_raw\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12=\n\x0fprevious_result\x18\x05 \x01(\x0e\x32\x1e.revox.campaigns.v1.CallResultB\x04\xe2\x41\x01\x03\x12!\n\x13previous_result_raw\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0bin_snapshot\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x42\n\x0eremoval_reason\x18\x08 \x01(\x0e\x32$.revox.campaigns.v1.RowRemovalReasonB\x04\xe2\x41\x01\x03\"+\n\x10SnapshotComplete\x12\x17\n\trow_count\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x9a\x01\n\tHeartbeat\x12\x1f\n\x11upstream_degraded\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x38\n\x0elast_poll_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x64\x65tail\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x63\x61mpaign_final\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03*\xec\x02\n\x0fRowResultFilter\x12!\n\x1dROW_RESULT_FILTER_UNSPECIFIED\x10\x00\x12\"\n\x15ROW_RESULT_FILTER_IVR\x10\x01\x1a\x07\x8a\xce\x18\x03IVR\x12.\n\x1bROW_RESULT_FILTER_VOICEMAIL\x10\x02\x1a\r\x8a\xce\x18\tvoicemail\x12&\n\x17ROW_RESULT_FILTER_HUMAN\x10\x03\x1a\t\x8a\xce\x18\x05human\x12*\n\x19ROW_RESULT_FILTER_UNKNOWN\x10\x04\x1a\x0b\x8a\xce\x18\x07unknown\x12\x44\n&ROW_RESULT_FILTER_IOS_SCREENING_FILTER\x10\x05\x1a\x18\x8a\xce\x18\x14ios-screening-filter\x12\"\n\x15ROW_RESULT_FILTER_ALL\x10\x06\x1a\x07\x8a\xce\x18\x03\x61ll\x12$\n\x16ROW_RESULT_FILTER_NONE\x10\x07\x1a\x08\x8a\xce\x18\x04none*\x92\x01\n\rRowChangeType\x12\x1f\n\x1bROW_CHANGE_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19ROW_CHANGE_TYPE_ROW_ADDED\x10\x01\x12 \n\x1cROW_CHANGE_TYPE_ROW_MODIFIED\x10\x02\x12\x1f\n\x1bROW_CHANGE_TYPE_ROW_REMOVED\x10\x03*z\n\x10RowRemovalReason\x12\"\n\x1eROW_REMOVAL_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1eROW_REMOVAL_REASON_LEFT_FILTER\x10\x01\x12\x1e\n\x1aROW_REMOVAL_REASON_DELETED\x10\x02\x32\xb1\x06\n\x0f\x43\x61mpaignService\x12Y\n\x0e\x43reateCampaign\x12).revox.campaigns.v1.CreateCampaignRequest\x1a\x1c.revox.campaigns.v1.Campaign\x12\x64\n\rListCampaigns\x12(.revox.campaigns.v1.ListCampaignsRequest\x1a).revox.campaigns.v1.ListCampaignsResponse\x12S\n\x0bGetCampaign\x12&.revox.campaigns.v1.GetCampaignRequest\x1a\x1c.revox.campaigns.v1.Campaign\x12S\n\x0e\x44\x65leteCampaign\x12).revox.campaigns.v1.DeleteCampaignRequest\x1a\x16.google.protobuf.Empty\x12Y\n\x0e\x43\x61ncelCampaign\x12).revox.campaigns.v1.CancelCampaignRequest\x1a\x1c.revox.campaigns.v1.Campaign\x12m\n\x10ListCampaignRows\x12+.revox.campaigns.v1.ListCampaignRowsRequest\x1a,.revox.campaigns.v1.ListCampaignRowsResponse\x12u\n\x12\x45xportCampaignRows\x12-.revox.campaigns.v1.ExportCampaignRowsRequest\x1a..revox.campaigns.v1.ExportCampaignRowsResponse0\x01\x12r\n\x11WatchCampaignRows\x12,.revox.campaigns.v1.WatchCampaignRowsRequest\x1a-.revox.campaigns.v1.WatchCampaignRowsResponse0\x01\x42\xa5\x01\n\x16\x63om.revox.campaigns.v1B\x14\x43\x61mpaignServiceProtoP\x01ZIgithub.com/revox/revox-grpc-gateway/gen/go/revox/campaigns/v1;campaignsv1\xaa\x02\x12Revox.Campaigns.V1\xca\x02\x12Revox\\Campaigns\\V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -85,6 +86,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTCAMPAIGNSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
   _globals['_LISTCAMPAIGNSREQUEST'].fields_by_name['skip_cache']._loaded_options = None
   _globals['_LISTCAMPAIGNSREQUEST'].fields_by_name['skip_cache']._serialized_options = b'\342A\001\001'
+  _globals['_LISTCAMPAIGNSREQUEST'].fields_by_name['read_mask']._loaded_options = None
+  _globals['_LISTCAMPAIGNSREQUEST'].fields_by_name['read_mask']._serialized_options = b'\342A\001\001'
   _globals['_LISTCAMPAIGNSRESPONSE'].fields_by_name['campaigns']._loaded_options = None
   _globals['_LISTCAMPAIGNSRESPONSE'].fields_by_name['campaigns']._serialized_options = b'\342A\001\003'
   _globals['_LISTCAMPAIGNSRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
@@ -95,6 +98,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETCAMPAIGNREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
   _globals['_GETCAMPAIGNREQUEST'].fields_by_name['skip_cache']._loaded_options = None
   _globals['_GETCAMPAIGNREQUEST'].fields_by_name['skip_cache']._serialized_options = b'\342A\001\001'
+  _globals['_GETCAMPAIGNREQUEST'].fields_by_name['read_mask']._loaded_options = None
+  _globals['_GETCAMPAIGNREQUEST'].fields_by_name['read_mask']._serialized_options = b'\342A\001\001'
   _globals['_DELETECAMPAIGNREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_DELETECAMPAIGNREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
   _globals['_CANCELCAMPAIGNREQUEST'].fields_by_name['id']._loaded_options = None
@@ -113,6 +118,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTCAMPAIGNROWSREQUEST'].fields_by_name['statuses']._serialized_options = b'\342A\001\001'
   _globals['_LISTCAMPAIGNROWSREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTCAMPAIGNROWSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTCAMPAIGNROWSREQUEST'].fields_by_name['read_mask']._loaded_options = None
+  _globals['_LISTCAMPAIGNROWSREQUEST'].fields_by_name['read_mask']._serialized_options = b'\342A\001\001'
   _globals['_LISTCAMPAIGNROWSRESPONSE'].fields_by_name['page']._loaded_options = None
   _globals['_LISTCAMPAIGNROWSRESPONSE'].fields_by_name['page']._serialized_options = b'\342A\001\003'
   _globals['_LISTCAMPAIGNROWSRESPONSE'].fields_by_name['page_size']._loaded_options = None
@@ -147,6 +154,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHCAMPAIGNROWSREQUEST'].fields_by_name['query']._serialized_options = b'\342A\001\001'
   _globals['_WATCHCAMPAIGNROWSREQUEST'].fields_by_name['heartbeat_interval']._loaded_options = None
   _globals['_WATCHCAMPAIGNROWSREQUEST'].fields_by_name['heartbeat_interval']._serialized_options = b'\342A\001\001'
+  _globals['_WATCHCAMPAIGNROWSREQUEST'].fields_by_name['read_mask']._loaded_options = None
+  _globals['_WATCHCAMPAIGNROWSREQUEST'].fields_by_name['read_mask']._serialized_options = b'\342A\001\001'
   _globals['_WATCHCAMPAIGNROWSRESPONSE'].fields_by_name['resume_token']._loaded_options = None
   _globals['_WATCHCAMPAIGNROWSRESPONSE'].fields_by_name['resume_token']._serialized_options = b'\342A\001\003'
   _globals['_WATCHCAMPAIGNROWSRESPONSE'].fields_by_name['revision']._loaded_options = None
@@ -185,46 +194,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEARTBEAT'].fields_by_name['detail']._serialized_options = b'\342A\001\003'
   _globals['_HEARTBEAT'].fields_by_name['campaign_final']._loaded_options = None
   _globals['_HEARTBEAT'].fields_by_name['campaign_final']._serialized_options = b'\342A\001\003'
-  _globals['_ROWRESULTFILTER']._serialized_start=3406
-  _globals['_ROWRESULTFILTER']._serialized_end=3770
-  _globals['_ROWCHANGETYPE']._serialized_start=3773
-  _globals['_ROWCHANGETYPE']._serialized_end=3919
-  _globals['_ROWREMOVALREASON']._serialized_start=3921
-  _globals['_ROWREMOVALREASON']._serialized_end=4043
-  _globals['_CREATECAMPAIGNREQUEST']._serialized_start=358
-  _globals['_CREATECAMPAIGNREQUEST']._serialized_end=813
-  _globals['_CONTACT']._serialized_start=816
-  _globals['_CONTACT']._serialized_end=994
-  _globals['_CONTACT_PROMPTVARIABLESENTRY']._serialized_start=940
-  _globals['_CONTACT_PROMPTVARIABLESENTRY']._serialized_end=994
-  _globals['_LISTCAMPAIGNSREQUEST']._serialized_start=996
-  _globals['_LISTCAMPAIGNSREQUEST']._serialized_end=1095
-  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_start=1098
-  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_end=1260
-  _globals['_GETCAMPAIGNREQUEST']._serialized_start=1262
-  _globals['_GETCAMPAIGNREQUEST']._serialized_end=1326
-  _globals['_DELETECAMPAIGNREQUEST']._serialized_start=1328
-  _globals['_DELETECAMPAIGNREQUEST']._serialized_end=1369
-  _globals['_CANCELCAMPAIGNREQUEST']._serialized_start=1371
-  _globals['_CANCELCAMPAIGNREQUEST']._serialized_end=1412
-  _globals['_LISTCAMPAIGNROWSREQUEST']._serialized_start=1415
-  _globals['_LISTCAMPAIGNROWSREQUEST']._serialized_end=1674
-  _globals['_LISTCAMPAIGNROWSRESPONSE']._serialized_start=1677
-  _globals['_LISTCAMPAIGNROWSRESPONSE']._serialized_end=1946
-  _globals['_EXPORTCAMPAIGNROWSREQUEST']._serialized_start=1948
-  _globals['_EXPORTCAMPAIGNROWSREQUEST']._serialized_end=2033
-  _globals['_EXPORTCAMPAIGNROWSRESPONSE']._serialized_start=2035
-  _globals['_EXPORTCAMPAIGNROWSRESPONSE']._serialized_end=2112
-  _globals['_WATCHCAMPAIGNROWSREQUEST']._serialized_start=2115
-  _globals['_WATCHCAMPAIGNROWSREQUEST']._serialized_end=2461
-  _globals['_WATCHCAMPAIGNROWSRESPONSE']._serialized_start=2464
-  _globals['_WATCHCAMPAIGNROWSRESPONSE']._serialized_end=2797
-  _globals['_ROWCHANGE']._serialized_start=2800
-  _globals['_ROWCHANGE']._serialized_end=3201
-  _globals['_SNAPSHOTCOMPLETE']._serialized_start=3203
-  _globals['_SNAPSHOTCOMPLETE']._serialized_end=3246
-  _globals['_HEARTBEAT']._serialized_start=3249
-  _globals['_HEARTBEAT']._serialized_end=3403
-  _globals['_CAMPAIGNSERVICE']._serialized_start=4046
-  _globals['_CAMPAIGNSERVICE']._serialized_end=4863
+  _globals['_ROWRESULTFILTER']._serialized_start=3653
+  _globals['_ROWRESULTFILTER']._serialized_end=4017
+  _globals['_ROWCHANGETYPE']._serialized_start=4020
+  _globals['_ROWCHANGETYPE']._serialized_end=4166
+  _globals['_ROWREMOVALREASON']._serialized_start=4168
+  _globals['_ROWREMOVALREASON']._serialized_end=4290
+  _globals['_CREATECAMPAIGNREQUEST']._serialized_start=392
+  _globals['_CREATECAMPAIGNREQUEST']._serialized_end=847
+  _globals['_CONTACT']._serialized_start=850
+  _globals['_CONTACT']._serialized_end=1028
+  _globals['_CONTACT_PROMPTVARIABLESENTRY']._serialized_start=974
+  _globals['_CONTACT_PROMPTVARIABLESENTRY']._serialized_end=1028
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_start=1031
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_end=1183
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_start=1186
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_end=1348
+  _globals['_GETCAMPAIGNREQUEST']._serialized_start=1350
+  _globals['_GETCAMPAIGNREQUEST']._serialized_end=1467
+  _globals['_DELETECAMPAIGNREQUEST']._serialized_start=1469
+  _globals['_DELETECAMPAIGNREQUEST']._serialized_end=1510
+  _globals['_CANCELCAMPAIGNREQUEST']._serialized_start=1512
+  _globals['_CANCELCAMPAIGNREQUEST']._serialized_end=1553
+  _globals['_LISTCAMPAIGNROWSREQUEST']._serialized_start=1556
+  _globals['_LISTCAMPAIGNROWSREQUEST']._serialized_end=1868
+  _globals['_LISTCAMPAIGNROWSRESPONSE']._serialized_start=1871
+  _globals['_LISTCAMPAIGNROWSRESPONSE']._serialized_end=2140
+  _globals['_EXPORTCAMPAIGNROWSREQUEST']._serialized_start=2142
+  _globals['_EXPORTCAMPAIGNROWSREQUEST']._serialized_end=2227
+  _globals['_EXPORTCAMPAIGNROWSRESPONSE']._serialized_start=2229
+  _globals['_EXPORTCAMPAIGNROWSRESPONSE']._serialized_end=2306
+  _globals['_WATCHCAMPAIGNROWSREQUEST']._serialized_start=2309
+  _globals['_WATCHCAMPAIGNROWSREQUEST']._serialized_end=2708
+  _globals['_WATCHCAMPAIGNROWSRESPONSE']._serialized_start=2711
+  _globals['_WATCHCAMPAIGNROWSRESPONSE']._serialized_end=3044
+  _globals['_ROWCHANGE']._serialized_start=3047
+  _globals['_ROWCHANGE']._serialized_end=3448
+  _globals['_SNAPSHOTCOMPLETE']._serialized_start=3450
+  _globals['_SNAPSHOTCOMPLETE']._serialized_end=3493
+  _globals['_HEARTBEAT']._serialized_start=3496
+  _globals['_HEARTBEAT']._serialized_end=3650
+  _globals['_CAMPAIGNSERVICE']._serialized_start=4293
+  _globals['_CAMPAIGNSERVICE']._serialized_end=5110
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@ import datetime
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from generated.revox.campaigns.v1 import assistant_pb2 as _assistant_pb2
@@ -95,14 +96,16 @@ class Contact(_message.Message):
     def __init__(self, to_phone_number: _Optional[str] = ..., prompt_variables: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListCampaignsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "skip_cache")
+    __slots__ = ("page_size", "page_token", "skip_cache", "read_mask")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SKIP_CACHE_FIELD_NUMBER: _ClassVar[int]
+    READ_MASK_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     skip_cache: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., skip_cache: _Optional[bool] = ...) -> None: ...
+    read_mask: _field_mask_pb2.FieldMask
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., skip_cache: _Optional[bool] = ..., read_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class ListCampaignsResponse(_message.Message):
     __slots__ = ("campaigns", "next_page_token", "extra_fields")
@@ -115,12 +118,14 @@ class ListCampaignsResponse(_message.Message):
     def __init__(self, campaigns: _Optional[_Iterable[_Union[_campaign_pb2.Campaign, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., extra_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class GetCampaignRequest(_message.Message):
-    __slots__ = ("id", "skip_cache")
+    __slots__ = ("id", "skip_cache", "read_mask")
     ID_FIELD_NUMBER: _ClassVar[int]
     SKIP_CACHE_FIELD_NUMBER: _ClassVar[int]
+    READ_MASK_FIELD_NUMBER: _ClassVar[int]
     id: str
     skip_cache: bool
-    def __init__(self, id: _Optional[str] = ..., skip_cache: _Optional[bool] = ...) -> None: ...
+    read_mask: _field_mask_pb2.FieldMask
+    def __init__(self, id: _Optional[str] = ..., skip_cache: _Optional[bool] = ..., read_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class DeleteCampaignRequest(_message.Message):
     __slots__ = ("id",)
@@ -135,7 +140,7 @@ class CancelCampaignRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class ListCampaignRowsRequest(_message.Message):
-    __slots__ = ("campaign_id", "page", "page_size", "query", "result", "statuses", "page_token")
+    __slots__ = ("campaign_id", "page", "page_size", "query", "result", "statuses", "page_token", "read_mask")
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +148,7 @@ class ListCampaignRowsRequest(_message.Message):
     RESULT_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    READ_MASK_FIELD_NUMBER: _ClassVar[int]
     campaign_id: str
     page: int
     page_size: int
@@ -150,7 +156,8 @@ class ListCampaignRowsRequest(_message.Message):
     result: RowResultFilter
     statuses: _containers.RepeatedScalarFieldContainer[_row_pb2.CallStatus]
     page_token: str
-    def __init__(self, campaign_id: _Optional[str] = ..., page: _Optional[int] = ..., page_size: _Optional[int] = ..., query: _Optional[str] = ..., result: _Optional[_Union[RowResultFilter, str]] = ..., statuses: _Optional[_Iterable[_Union[_row_pb2.CallStatus, str]]] = ..., page_token: _Optional[str] = ...) -> None: ...
+    read_mask: _field_mask_pb2.FieldMask
+    def __init__(self, campaign_id: _Optional[str] = ..., page: _Optional[int] = ..., page_size: _Optional[int] = ..., query: _Optional[str] = ..., result: _Optional[_Union[RowResultFilter, str]] = ..., statuses: _Optional[_Iterable[_Union[_row_pb2.CallStatus, str]]] = ..., page_token: _Optional[str] = ..., read_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class ListCampaignRowsResponse(_message.Message):
     __slots__ = ("page", "page_size", "rows", "total", "next_page_token", "extra_fields")
@@ -185,7 +192,7 @@ class ExportCampaignRowsResponse(_message.Message):
     def __init__(self, filename: _Optional[str] = ..., csv_chunk: _Optional[str] = ...) -> None: ...
 
 class WatchCampaignRowsRequest(_message.Message):
-    __slots__ = ("campaign_id", "resume_token", "send_initial_snapshot", "statuses", "result", "query", "heartbeat_interval")
+    __slots__ = ("campaign_id", "resume_token", "send_initial_snapshot", "statuses", "result", "query", "heartbeat_interval", "read_mask")
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SEND_INITIAL_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +200,7 @@ class WatchCampaignRowsRequest(_message.Message):
     RESULT_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    READ_MASK_FIELD_NUMBER: _ClassVar[int]
     campaign_id: str
     resume_token: str
     send_initial_snapshot: bool
@@ -200,7 +208,8 @@ class WatchCampaignRowsRequest(_message.Message):
     result: RowResultFilter
     query: str
     heartbeat_interval: _duration_pb2.Duration
-    def __init__(self, campaign_id: _Optional[str] = ..., resume_token: _Optional[str] = ..., send_initial_snapshot: _Optional[bool] = ..., statuses: _Optional[_Iterable[_Union[_row_pb2.CallStatus, str]]] = ..., result: _Optional[_Union[RowResultFilter, str]] = ..., query: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    read_mask: _field_mask_pb2.FieldMask
+    def __init__(self, campaign_id: _Optional[str] = ..., resume_token: _Optional[str] = ..., send_initial_snapshot: _Optional[bool] = ..., statuses: _Optional[_Iterable[_Union[_row_pb2.CallStatus, str]]] = ..., result: _Optional[_Union[RowResultFilter, str]] = ..., query: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., read_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class WatchCampaignRowsResponse(_message.Message):
     __slots__ = ("resume_token", "revision", "commit_time", "row_change", "snapshot_complete", "heartbeat")

@@ -130,7 +130,8 @@ class CampaignServiceServicer:
     def ListCampaigns(self, request, context):
         """Lists the caller's campaigns, most recent as the Revox API orders them.
 
-        Errors: INVALID_ARGUMENT (negative `page_size`, bad `page_token`), plus the
+        Errors: INVALID_ARGUMENT (negative `page_size`, bad `page_token`, a
+        `read_mask` path that names no Campaign field), plus the
         common errors.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -142,7 +143,8 @@ class CampaignServiceServicer:
         Revox API is unreachable a cached copy is served stale, and the response
         metadata `x-revox-cache` says `hit`, `miss` or `stale`.
 
-        Errors: INVALID_ARGUMENT (empty `id`), NOT_FOUND (no such campaign for
+        Errors: INVALID_ARGUMENT (empty `id`, a `read_mask` path that names no
+        Campaign field), NOT_FOUND (no such campaign for
         this key), plus the common errors.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -178,7 +180,8 @@ class CampaignServiceServicer:
 
         Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page` or
         `page_size`, both `page` and `page_token`, a `page_token` not issued for
-        this campaign and these filters, too long `query`), NOT_FOUND, plus the
+        this campaign and these filters, too long `query`, a `read_mask` path that
+        names no Row field), NOT_FOUND, plus the
         common errors.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -205,8 +208,9 @@ class CampaignServiceServicer:
         snapshot: a heartbeat at once, a bookmark of the present); reconnecting with the last one received delivers exactly what was missed,
         also after a gateway restart.
 
-        Errors: INVALID_ARGUMENT (empty `campaign_id`; a `resume_token` that is
-        malformed, forged, or for another campaign, filter or gateway database),
+        Errors: INVALID_ARGUMENT (empty `campaign_id`; a `read_mask` path that
+        names no Row field; a `resume_token` that is malformed, forged, or for
+        another campaign, filter, mask or gateway database),
         OUT_OF_RANGE (the `resume_token` is older than the retained change log:
         resubscribe with a snapshot), NOT_FOUND (the caller's key cannot read the
         campaign), UNAVAILABLE (the gateway is shutting down: resume elsewhere or

@@ -65,7 +65,8 @@ class CampaignServiceStub:
     ListCampaigns: _grpc.UnaryUnaryMultiCallable[_campaign_service_pb2.ListCampaignsRequest, _campaign_service_pb2.ListCampaignsResponse]
     """Lists the caller's campaigns, most recent as the Revox API orders them.
 
-    Errors: INVALID_ARGUMENT (negative `page_size`, bad `page_token`), plus the
+    Errors: INVALID_ARGUMENT (negative `page_size`, bad `page_token`, a
+    `read_mask` path that names no Campaign field), plus the
     common errors.
     """
     GetCampaign: _grpc.UnaryUnaryMultiCallable[_campaign_service_pb2.GetCampaignRequest, _campaign_pb2.Campaign]
@@ -73,7 +74,8 @@ class CampaignServiceStub:
     Revox API is unreachable a cached copy is served stale, and the response
     metadata `x-revox-cache` says `hit`, `miss` or `stale`.
 
-    Errors: INVALID_ARGUMENT (empty `id`), NOT_FOUND (no such campaign for
+    Errors: INVALID_ARGUMENT (empty `id`, a `read_mask` path that names no
+    Campaign field), NOT_FOUND (no such campaign for
     this key), plus the common errors.
     """
     DeleteCampaign: _grpc.UnaryUnaryMultiCallable[_campaign_service_pb2.DeleteCampaignRequest, _empty_pb2.Empty]
@@ -97,7 +99,8 @@ class CampaignServiceStub:
 
     Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page` or
     `page_size`, both `page` and `page_token`, a `page_token` not issued for
-    this campaign and these filters, too long `query`), NOT_FOUND, plus the
+    this campaign and these filters, too long `query`, a `read_mask` path that
+    names no Row field), NOT_FOUND, plus the
     common errors.
     """
     ExportCampaignRows: _grpc.UnaryStreamMultiCallable[_campaign_service_pb2.ExportCampaignRowsRequest, _campaign_service_pb2.ExportCampaignRowsResponse]
@@ -116,8 +119,9 @@ class CampaignServiceStub:
     snapshot: a heartbeat at once, a bookmark of the present); reconnecting with the last one received delivers exactly what was missed,
     also after a gateway restart.
 
-    Errors: INVALID_ARGUMENT (empty `campaign_id`; a `resume_token` that is
-    malformed, forged, or for another campaign, filter or gateway database),
+    Errors: INVALID_ARGUMENT (empty `campaign_id`; a `read_mask` path that
+    names no Row field; a `resume_token` that is malformed, forged, or for
+    another campaign, filter, mask or gateway database),
     OUT_OF_RANGE (the `resume_token` is older than the retained change log:
     resubscribe with a snapshot), NOT_FOUND (the caller's key cannot read the
     campaign), UNAVAILABLE (the gateway is shutting down: resume elsewhere or
@@ -162,7 +166,8 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
     ListCampaigns: _aio.UnaryUnaryMultiCallable[_campaign_service_pb2.ListCampaignsRequest, _campaign_service_pb2.ListCampaignsResponse]  # type: ignore[assignment]
     """Lists the caller's campaigns, most recent as the Revox API orders them.
 
-    Errors: INVALID_ARGUMENT (negative `page_size`, bad `page_token`), plus the
+    Errors: INVALID_ARGUMENT (negative `page_size`, bad `page_token`, a
+    `read_mask` path that names no Campaign field), plus the
     common errors.
     """
     GetCampaign: _aio.UnaryUnaryMultiCallable[_campaign_service_pb2.GetCampaignRequest, _campaign_pb2.Campaign]  # type: ignore[assignment]
@@ -170,7 +175,8 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
     Revox API is unreachable a cached copy is served stale, and the response
     metadata `x-revox-cache` says `hit`, `miss` or `stale`.
 
-    Errors: INVALID_ARGUMENT (empty `id`), NOT_FOUND (no such campaign for
+    Errors: INVALID_ARGUMENT (empty `id`, a `read_mask` path that names no
+    Campaign field), NOT_FOUND (no such campaign for
     this key), plus the common errors.
     """
     DeleteCampaign: _aio.UnaryUnaryMultiCallable[_campaign_service_pb2.DeleteCampaignRequest, _empty_pb2.Empty]  # type: ignore[assignment]
@@ -194,7 +200,8 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
 
     Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page` or
     `page_size`, both `page` and `page_token`, a `page_token` not issued for
-    this campaign and these filters, too long `query`), NOT_FOUND, plus the
+    this campaign and these filters, too long `query`, a `read_mask` path that
+    names no Row field), NOT_FOUND, plus the
     common errors.
     """
     ExportCampaignRows: _aio.UnaryStreamMultiCallable[_campaign_service_pb2.ExportCampaignRowsRequest, _campaign_service_pb2.ExportCampaignRowsResponse]  # type: ignore[assignment]
@@ -213,8 +220,9 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
     snapshot: a heartbeat at once, a bookmark of the present); reconnecting with the last one received delivers exactly what was missed,
     also after a gateway restart.
 
-    Errors: INVALID_ARGUMENT (empty `campaign_id`; a `resume_token` that is
-    malformed, forged, or for another campaign, filter or gateway database),
+    Errors: INVALID_ARGUMENT (empty `campaign_id`; a `read_mask` path that
+    names no Row field; a `resume_token` that is malformed, forged, or for
+    another campaign, filter, mask or gateway database),
     OUT_OF_RANGE (the `resume_token` is older than the retained change log:
     resubscribe with a snapshot), NOT_FOUND (the caller's key cannot read the
     campaign), UNAVAILABLE (the gateway is shutting down: resume elsewhere or
@@ -268,7 +276,8 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_campaign_service_pb2.ListCampaignsResponse, _abc.Awaitable[_campaign_service_pb2.ListCampaignsResponse]]:
         """Lists the caller's campaigns, most recent as the Revox API orders them.
 
-        Errors: INVALID_ARGUMENT (negative `page_size`, bad `page_token`), plus the
+        Errors: INVALID_ARGUMENT (negative `page_size`, bad `page_token`, a
+        `read_mask` path that names no Campaign field), plus the
         common errors.
         """
 
@@ -282,7 +291,8 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
         Revox API is unreachable a cached copy is served stale, and the response
         metadata `x-revox-cache` says `hit`, `miss` or `stale`.
 
-        Errors: INVALID_ARGUMENT (empty `id`), NOT_FOUND (no such campaign for
+        Errors: INVALID_ARGUMENT (empty `id`, a `read_mask` path that names no
+        Campaign field), NOT_FOUND (no such campaign for
         this key), plus the common errors.
         """
 
@@ -324,7 +334,8 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Errors: INVALID_ARGUMENT (empty `campaign_id`, negative `page` or
         `page_size`, both `page` and `page_token`, a `page_token` not issued for
-        this campaign and these filters, too long `query`), NOT_FOUND, plus the
+        this campaign and these filters, too long `query`, a `read_mask` path that
+        names no Row field), NOT_FOUND, plus the
         common errors.
         """
 
@@ -355,8 +366,9 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
         snapshot: a heartbeat at once, a bookmark of the present); reconnecting with the last one received delivers exactly what was missed,
         also after a gateway restart.
 
-        Errors: INVALID_ARGUMENT (empty `campaign_id`; a `resume_token` that is
-        malformed, forged, or for another campaign, filter or gateway database),
+        Errors: INVALID_ARGUMENT (empty `campaign_id`; a `read_mask` path that
+        names no Row field; a `resume_token` that is malformed, forged, or for
+        another campaign, filter, mask or gateway database),
         OUT_OF_RANGE (the `resume_token` is older than the retained change log:
         resubscribe with a snapshot), NOT_FOUND (the caller's key cannot read the
         campaign), UNAVAILABLE (the gateway is shutting down: resume elsewhere or
