@@ -26,8 +26,10 @@ $(THIRD_PARTY)/.stamp: $(STAMP)
 generate: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) protos/generate.py generated
 
+# buf lint, then buf breaking against the contract's last release (protos/BASELINE).
 lint: install
 	cd protos && ../$(VENV)/bin/buf lint
+	$(PY) protos/breaking.py
 	$(VENV)/bin/ruff check gateway tests protos
 	$(VENV)/bin/mypy gateway
 

@@ -46,3 +46,48 @@ def test_generated_code_imports_beside_the_official_sdk() -> None:
         "assert g.CampaignServiceStub"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
+
+
+def _copy_of_protos(tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "protos"
+    shutil.copytree(ROOT / "protos", copy)
+    return copy
+
+
+def _edit(copy: Path, old: str, new: str) -> None:
+    proto = copy / "revox" / "campaigns" / "v1" / "campaign_service.proto"
+    text = proto.read_text()
+    assert old in text
+    proto.write_text(text.replace(old, new))
+
+
+def test_buf_breaking_refuses_a_change_that_breaks_generated_clients(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "protos"))
+    from breaking import breaking
+
+    copy = _copy_of_protos(tmp_path)
+    _edit(copy, "string page_token = 7 [", "string page_token = 9 [")  # renumbered
+    result = breaking(ROOT / "protos", protos=copy)
+    assert result.returncode != 0 and "page_token" in result.stdout + result.stderr
+
+
+def test_buf_breaking_lets_an_additive_change_through(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "protos"))
+    from breaking import breaking
+
+    copy = _copy_of_protos(tmp_path)
+    _edit(copy, "  bool skip_cache = 2 [(google.api.field_behavior) = OPTIONAL];\n",
+          "  bool skip_cache = 2 [(google.api.field_behavior) = OPTIONAL];\n"
+          "  // Optional. A new field.\n  string brand_new = 99 [(google.api.field_behavior) = OPTIONAL];\n")
+    result = breaking(ROOT / "protos", protos=copy)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_contract_is_compatible_with_its_recorded_baseline() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "protos" / "breaking.py")], cwd=ROOT,
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
