@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install generate lint test run bench reliability mutation clean
+.PHONY: install generate lint test run bench reliability mutation clean node-deps ts
 
 THIRD_PARTY := protos/third_party
 
@@ -33,8 +33,21 @@ lint: install
 	$(VENV)/bin/ruff check gateway tests protos
 	$(VENV)/bin/mypy gateway
 
+NODE_CLIENT := tests/clients/node
+
+# npm packages of the Node test client and the TypeScript generator, as package-lock.json
+# pins them (tests/clients; skipped, with a message, where npm is absent).
+node-deps: $(NODE_CLIENT)/node_modules/.package-lock.json
+$(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package-lock.json $(NODE_CLIENT)/package.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(NODE_CLIENT) --no-audit --no-fund --ignore-scripts; \
+	else echo "npm not found: the Node and TypeScript client tests will be skipped"; fi
+
+# TypeScript stubs into protos/gen/ts (protos/buf.gen.yaml).
+ts: node-deps install
+	cd protos && ../$(VENV)/bin/buf generate
+
 # The suite runs only on a tree that lints and type-checks.
-test: lint
+test: lint node-deps
 	$(PY) -m pytest
 
 run: install

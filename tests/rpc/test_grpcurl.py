@@ -40,6 +40,12 @@ async def test_readme_walkthrough_runs_against_the_gateway(settings: Settings) -
     assert "contacts[0].to_phone_number" in text  # the BadRequest detail, decoded by grpcurl
     assert '"csv_chunk"' in text and '"filename"' in text
     assert '"is_cancelled": true' in text
+    # describe prints the proto's comments (reflection with source info)
+    assert "rpc WatchCampaignRows" in text and "Streams changes to a campaign's rows" in text
+    assert "bound to `campaign_id`, `query`, `result`" in text
+    # read_mask: the masked Get holds its three fields and no assistant
+    masked = re.search(r'\{\s*"id": "[^"]+",\s*"status": "[A-Z_]+",\s*"row_stats": \{\s*"total": 2\s*\}\s*\}', text)
+    assert masked, text
 
 
 async def test_grpcurl_can_watch_a_campaign(settings: Settings) -> None:
