@@ -13,6 +13,10 @@ One function, ``gateway.rpc.status_for``, maps both trees to gRPC statuses.
     ├── OperationRefused         the upstream answered success: false
     ├── ResumeTokenInvalid       malformed, forged or foreign resume token
     ├── ResumeTokenExpired       resume token older than the retained log
+    ├── CampaignRecreated        the campaign id now names another incarnation
+    │                            (deleted and created again): what referred to
+    │                            the old one (a stream, a token, a request_id)
+    │                            must not be applied to the new one
     └── ShuttingDown             the server is draining
 """
 
@@ -22,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "CampaignRecreated",
     "CreateInFlight",
     "CreateOutcomeUnknown",
     "FieldViolation",
@@ -93,6 +98,10 @@ class ResumeTokenExpired(GatewayError):
     def __init__(self, message: str, *, oldest_revision: int) -> None:
         super().__init__(message)
         self.oldest_revision = oldest_revision
+
+
+class CampaignRecreated(GatewayError):
+    reason = "CAMPAIGN_RECREATED"
 
 
 class ShuttingDown(GatewayError):

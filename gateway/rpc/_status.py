@@ -56,6 +56,7 @@ _GATEWAY: dict[type[gw.GatewayError], int] = {
     gw.CreateInFlight: code_pb2.ABORTED,
     gw.CreateOutcomeUnknown: code_pb2.ABORTED,
     gw.OperationRefused: code_pb2.FAILED_PRECONDITION,
+    gw.CampaignRecreated: code_pb2.FAILED_PRECONDITION,
     gw.ResumeTokenInvalid: code_pb2.INVALID_ARGUMENT,
     gw.ResumeTokenExpired: code_pb2.OUT_OF_RANGE,
     gw.ShuttingDown: code_pb2.UNAVAILABLE,

@@ -37,6 +37,7 @@ from ..store import (
     OutcomeUnknown,
     Replay,
     Started,
+    incarnation_of,
     is_fresh,
 )
 from ..upstream import (
@@ -180,7 +181,7 @@ class Campaigns:
         store = self._db.idempotency
         begin = await store.wait_or_begin(caller.tenant, request_id, request_hash(body), timeout=timeout)
         if isinstance(begin, Replay):
-            return _campaign_of(begin.response)
+            return await self._replayed(caller, _campaign_of(begin.response), timeout)
         if isinstance(begin, Mismatch):
             raise errors.RequestIdReused(
                 "request_id was already used with a different request; use a new request_id"
@@ -205,6 +206,25 @@ class Campaigns:
         await asyncio.shield(store.complete(caller.tenant, request_id, response))
         campaign = _campaign_of(response)
         await self._remember(caller, campaign)
+        return campaign
+
+    async def _replayed(
+        self, caller: Caller, campaign: dict[str, Any], timeout: float | None
+    ) -> dict[str, Any]:
+        """A replay answers the campaign its request created (AIP-155), unless that id now
+        names another campaign: acting on the answer (cancel, delete) would hit it."""
+        cid = campaign.get("id")
+        if not isinstance(cid, str):
+            return campaign
+        try:
+            current = _campaign_of(await self._client.get_campaign(caller.api_key, cid, timeout=timeout))
+        except (NotFound, UpstreamError):
+            return campaign  # deleted since (still the answer), or cannot tell now
+        if incarnation_of(current) != incarnation_of(campaign):
+            raise errors.CampaignRecreated(
+                f"this request_id created campaign {cid}, which was deleted since; that id now "
+                "names another campaign (created later). Use a new request_id to create again"
+            )
         return campaign
 
     async def _post(self, caller: Caller, body: dict[str, Any], timeout: float | None) -> dict[str, Any]:

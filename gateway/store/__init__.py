@@ -34,6 +34,7 @@ from ._idempotency import (
     Replay,
     Started,
 )
+from ._incarnation import incarnation_of
 from ._schema import LATEST_VERSION
 from ._tenancy import TenantHasher
 from ._watch_diff import PollDiff
@@ -64,6 +65,7 @@ __all__ = [
     "TenantHasher",
     "WatchState",
     "default_extractor",
+    "incarnation_of",
     "is_fresh",
     "open_database",
     "sqlite_url",

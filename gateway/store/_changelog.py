@@ -34,6 +34,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._base import MAX_PARAMS, Engines, chunked
+from ._incarnation import bind_incarnation
 from ._schema import watch_campaigns, watch_changes, watch_rows
 from ._watch_diff import PollDiff, compare, observe_items, prepare
 from ._watch_stored import append_removals, mark_changed_paths, stored_rows
@@ -224,6 +225,13 @@ class ChangeLog:
             )
         )
         return 0
+
+    async def bind_incarnation(self, campaign_key: str, incarnation: str) -> bool:
+        """Bind the campaign's log to ``incarnation``; True when that dropped another's
+        (``_incarnation``). Registers the campaign if the log has not seen it yet."""
+        async with self._e.write.begin() as conn:
+            await self._head(conn, campaign_key)
+            return await bind_incarnation(conn, campaign_key, incarnation)
 
     async def mark_terminal(self, campaign_key: str, terminal: bool = True) -> None:
         """Flag a campaign whose rows can no longer change (e.g. completed)."""

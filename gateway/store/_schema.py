@@ -102,6 +102,8 @@ watch_campaigns = Table(
     Column("epoch", String, nullable=False),
     Column("last_polled_at", Float, nullable=True),
     Column("terminal", Integer, nullable=False, server_default="0"),
+    # The campaign's incarnation (_incarnation.incarnation_of) its rows and changes belong to.
+    Column("incarnation", String, nullable=True),
 )
 
 watch_rows = Table(
@@ -175,6 +177,13 @@ def _v4_watch_changes_changed(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE watch_changes ADD COLUMN changed TEXT"))
 
 
+def _v5_watch_campaigns_incarnation(conn: Connection) -> None:
+    columns = {c["name"] for c in inspect(conn).get_columns("watch_campaigns")}
+    if "incarnation" not in columns:
+        # NULL: learnt at the next admission, without dropping anything.
+        conn.execute(text("ALTER TABLE watch_campaigns ADD COLUMN incarnation VARCHAR"))
+
+
 Migration = Callable[[Connection], None]
 
 # (version, description, step). Versions are contiguous from 1.
@@ -183,6 +192,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "watch_campaigns.terminal + retention indexes", _v2_terminal_and_retention_indexes),
     (3, "watch_rows.fast_hash", _v3_watch_rows_fast_hash),
     (4, "watch_changes.changed", _v4_watch_changes_changed),
+    (5, "watch_campaigns.incarnation", _v5_watch_campaigns_incarnation),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -107,6 +107,7 @@ class PollDiff:
         "shared",
         "stored",
         "stored_any",
+        "unseen",
     )
 
     def __init__(self, campaign_key: str, *, full_sweep: bool) -> None:
@@ -121,12 +122,18 @@ class PollDiff:
         # per-page IN lookups ~6); partial polls read per page (they list few rows).
         self.stored: dict[str, bytes | None] | None = None
         self.shared = Shared()
+        # A row id the store has never held turned up in a campaign it holds rows of:
+        # rows are not added to a running campaign, so the poller asks whether the
+        # campaign was recreated before committing it.
+        self.unseen = False
 
     def keep(self, items: list[tuple[str, dict[str, Any], bytes]], stored: dict[str, Any]) -> None:
         """Record observed ``(row_id, row, fast)``; ``stored``: row_id -> stored fast hash."""
         seen, candidates = self.seen, self.candidates
         for rid, row, fast in items:
             seen.add(rid)
+            if self.stored_any and rid not in stored:
+                self.unseen = True
             if fast and stored.get(rid) == fast:
                 # Unchanged. Drop an earlier observation of the same row from this
                 # poll too (paging a moving listing can return a row twice).

@@ -21,8 +21,8 @@ from generated.revox.campaigns.v1 import row_pb2
 
 from ..config import WatchSettings
 from ..convert import ReadMask, decode
-from ..errors import ShuttingDown
-from ..store import ChangeLog
+from ..errors import CampaignRecreated, ShuttingDown
+from ..store import ChangeLog, incarnation_of
 from ..upstream import RevoxClient
 from ._events import Mailbox
 from ._filter import ADDED, RowFilter
@@ -165,22 +165,56 @@ class WatchHub:
 
     # -- used by streams ------------------------------------------------------------
 
-    def token_fn(self, campaign_id: str, fingerprint: str) -> Callable[[Position], str]:
+    def token_fn(
+        self, campaign_id: str, fingerprint: str, incarnation: str = ""
+    ) -> Callable[[Position], str]:
         epoch = self.changelog.epoch
         encode = self.tokens.encode
-        return lambda pos: encode(epoch, campaign_id, fingerprint, pos)
+        return lambda pos: encode(epoch, campaign_id, fingerprint, pos, incarnation)
 
-    async def admit(self, api_key: str, campaign_id: str) -> None:
-        """The subscriber's own key must see the campaign (NotFound etc. propagate)."""
+    async def admit(self, api_key: str, campaign_id: str) -> str:
+        """The subscriber's own key must see the campaign (NotFound etc. propagate);
+        returns its incarnation, to which the log is then bound (a campaign recreated
+        behind its id ends the old incarnation's streams and drops its log)."""
         self._counters["admission_requests"] += 1
-        await self.client.get_campaign(api_key, campaign_id, timeout=self._timeout)
+        body = await self.client.get_campaign(api_key, campaign_id, timeout=self._timeout)
+        campaign = body.get("campaign")
+        incarnation = incarnation_of(campaign if isinstance(campaign, dict) else body)
+        st = self._campaigns.get(campaign_id)
+        if st is not None and st.incarnation not in (None, incarnation):
+            self.recreated(st)
+        if await self.changelog.bind_incarnation(campaign_id, incarnation):
+            log.warning("campaign %s was recreated upstream: its watch log starts over", campaign_id)
+        return incarnation
 
-    async def subscribe(self, campaign_id: str, api_key: str) -> tuple[CampaignState, Mailbox]:
+    def recreated(self, st: CampaignState) -> None:
+        """End every stream of a campaign whose id now names another incarnation."""
+        exc = CampaignRecreated(
+            f"campaign {st.campaign_id} was deleted and created again upstream: this stream "
+            "and its resume tokens belong to the old campaign; start a new watch"
+        )
+        for mb in list(st.mailboxes):
+            mb.fail(exc)
+        if st.task is not None and not st.task.done():
+            st.task.cancel()
+        if self._campaigns.get(st.campaign_id) is st:
+            del self._campaigns[st.campaign_id]
+            for k in [k for k in self._snap_cache if k[0] == st.campaign_id]:
+                del self._snap_cache[k]
+
+    async def subscribe(
+        self, campaign_id: str, api_key: str, incarnation: str | None = None
+    ) -> tuple[CampaignState, Mailbox]:
         if self.closing:
             raise ShuttingDown(_SHUTDOWN_MSG)
         st = self._campaigns.get(campaign_id)
+        if st is not None and incarnation is not None and st.incarnation not in (None, incarnation):
+            self.recreated(st)
+            st = None
         if st is None:
             st = self._campaigns[campaign_id] = CampaignState(campaign_id)
+        if incarnation is not None:
+            st.incarnation = incarnation
         if st.linger is not None:
             st.linger.cancel()
             st.linger = None

@@ -43,7 +43,8 @@ from typing import Any
 
 from .. import upstream as up
 from ..config import WatchSettings
-from ..store import ChangeLog, CommitResult, PollDiff
+from ..errors import CampaignRecreated
+from ..store import ChangeLog, CommitResult, PollDiff, incarnation_of
 from ._events import Batch
 from ._state import CampaignState
 
@@ -261,6 +262,9 @@ class Poller:
         if full or not await self._poll_active(key, obs):
             obs = _Observed(self._log.start_poll(self.s.campaign_id, full_sweep=True))
             await self._list(key, (), obs)
+        diff = obs.diff
+        if diff.unseen or (diff.full_sweep and diff.stored_any and len(diff.seen) < self._total):
+            await self._check_incarnation(key)  # rows appeared or vanished: same campaign?
         result = await self._log.commit(obs.diff, now=self._clock())
         self._remember(obs)
         return result
@@ -282,6 +286,16 @@ class Poller:
                 self._odd.discard(rid)
             else:
                 self._odd.add(rid)
+
+    async def _check_incarnation(self, key: str) -> None:
+        body = await self._get(self._client.get_campaign, key, self.s.campaign_id)
+        camp = body.get("campaign")
+        now = incarnation_of(camp if isinstance(camp, dict) else body)
+        if self.s.incarnation is not None and now != self.s.incarnation:
+            raise CampaignRecreated(
+                f"campaign {self.s.campaign_id} was deleted and created again upstream: this "
+                "stream and its resume tokens belong to the old campaign; start a new watch"
+            )
 
     async def _campaign_done(self, key: str) -> bool:
         body = await self._get(self._client.get_campaign, key, self.s.campaign_id)
@@ -319,6 +333,13 @@ class Poller:
                 if self._lost_access(key, exc):
                     return
                 continue
+            except CampaignRecreated as exc:
+                # Nothing of the new incarnation was committed; its first admission
+                # binds the log to it (dropping the old one's) and starts a new poller.
+                log.warning("%s", exc.message)
+                for mb in list(self.s.mailboxes):
+                    mb.fail(exc)
+                return
             except Exception as exc:  # upstream or e.g. the database: never die silently
                 self._degraded(exc)
                 interval = backoff

@@ -28,6 +28,7 @@ class CampaignState:
         self.task: asyncio.Task[None] | None = None
         self.linger: asyncio.TimerHandle | None = None
         self.wake = asyncio.Event()
+        self.incarnation: str | None = None  # store.incarnation_of the watched campaign
 
     def add_key(self, key: str) -> None:
         self.keys[key] = self.keys.get(key, 0) + 1

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
-from ..errors import ResumeTokenExpired, ResumeTokenInvalid, ShuttingDown
+from ..errors import CampaignRecreated, ResumeTokenExpired, ResumeTokenInvalid, ShuttingDown
 from ..store import RevisionAhead, RevisionCompacted
 from ._events import Batch, Mailbox, group
 from ._filter import RowFilter
@@ -46,19 +46,15 @@ async def run_stream(
     hb = _DEFAULT_HEARTBEAT
     if request.HasField("heartbeat_interval"):
         hb = max(0.01, request.heartbeat_interval.ToTimedelta().total_seconds())
-    pos: Position | None = None
-    if request.resume_token:
-        data = hub.tokens.decode(request.resume_token)
-        if data.epoch != hub.changelog.epoch:
-            raise ResumeTokenInvalid("resume_token is from another gateway database")
-        if data.campaign_id != cid:
-            raise ResumeTokenInvalid("resume_token belongs to a watch of another campaign")
-        if data.fingerprint != flt.fingerprint:
-            raise ResumeTokenInvalid("resume_token belongs to a watch with other filters")
-        pos = data.position
+    pos, incarnation = _resume_point(hub, request, flt)
     snapshot = request.send_initial_snapshot if request.HasField("send_initial_snapshot") else pos is None
-    await hub.admit(api_key, cid)  # NotFound etc. propagate: nothing from the log leaks
-    state, mb = await hub.subscribe(cid, api_key)
+    current = await hub.admit(api_key, cid)  # NotFound etc. propagate: nothing from the log leaks
+    if pos is not None and incarnation not in (None, "", current):  # "": not known
+        raise CampaignRecreated(
+            f"campaign {cid} was deleted and created again upstream since this resume_token "
+            "was issued; it belongs to the old campaign: start a new watch without it"
+        )
+    state, mb = await hub.subscribe(cid, api_key, current)
     try:
         stream = _Stream(hub, state, mb, flt, hb, raw)
         async for message in stream.start(pos, snapshot and pos is None):
@@ -77,6 +73,23 @@ async def run_stream(
         hub.unsubscribe(state, mb)
 
 
+def _resume_point(
+    hub: WatchHub, request: pb.WatchCampaignRowsRequest, flt: RowFilter
+) -> tuple[Position | None, str | None]:
+    """The position and incarnation of the request's resume token, checked (None, None
+    without one)."""
+    if not request.resume_token:
+        return None, None
+    data = hub.tokens.decode(request.resume_token)
+    if data.epoch != hub.changelog.epoch:
+        raise ResumeTokenInvalid("resume_token is from another gateway database")
+    if data.campaign_id != request.campaign_id:
+        raise ResumeTokenInvalid("resume_token belongs to a watch of another campaign")
+    if data.fingerprint != flt.fingerprint:
+        raise ResumeTokenInvalid("resume_token belongs to a watch with other filters or read_mask")
+    return data.position, data.incarnation
+
+
 class _Stream:
     def __init__(
         self, hub: WatchHub, state: CampaignState, mb: Mailbox, flt: RowFilter, hb: float,
@@ -90,7 +103,9 @@ class _Stream:
         self.raw = raw
         self.cid = state.campaign_id
         self.log = hub.changelog
-        self.token: Callable[[Position], str] = hub.token_fn(self.cid, flt.fingerprint)
+        self.token: Callable[[Position], str] = hub.token_fn(
+            self.cid, flt.fingerprint, state.incarnation or ""
+        )
         self.pos = Position(0)
         self._loop = asyncio.get_running_loop()
         self.last_sent = self._loop.time()

@@ -6,8 +6,11 @@ minted by another gateway database (other epoch) must be refused, never
 silently mapped onto this log's revisions (that would rewind or skip events).
 
 Payload (compact JSON list, base64url without padding, then a 16-byte
-HMAC-SHA256 tag): ``[version, epoch, campaign_id, filter fingerprint,
-revision, seq, after_row]``.
+HMAC-SHA256 tag): ``[2, epoch, campaign_id, filter fingerprint, revision, seq,
+after_row, incarnation]``. The incarnation (``store.incarnation_of``) ties the
+token to the campaign as it was: an id deleted and created again is another
+campaign, whose log positions mean nothing to this token. Version 1 tokens
+(without it) are still read; their incarnation is unknown (None).
 
 Position semantics: everything up to ``(revision, seq)`` was delivered;
 ``seq == -1`` means revision complete. ``after_row`` is set only while a
@@ -31,7 +34,7 @@ from ..errors import ResumeTokenInvalid
 
 __all__ = ["COMPLETE", "Position", "TokenCodec", "TokenData"]
 
-_VERSION = 1
+_VERSION = 2
 _TAG = 16
 COMPLETE = -1
 
@@ -54,6 +57,7 @@ class TokenData:
     campaign_id: str
     fingerprint: str
     position: Position
+    incarnation: str | None = None  # None: a version 1 token, from before incarnations
 
 
 def _b64(data: bytes) -> str:
@@ -76,9 +80,12 @@ class TokenCodec:
     def _tag(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:_TAG]
 
-    def encode(self, epoch: str, campaign_id: str, fingerprint: str, pos: Position) -> str:
+    def encode(
+        self, epoch: str, campaign_id: str, fingerprint: str, pos: Position, incarnation: str = ""
+    ) -> str:
         payload = json.dumps(
-            [_VERSION, epoch, campaign_id, fingerprint, pos.revision, pos.seq, pos.after_row],
+            [_VERSION, epoch, campaign_id, fingerprint, pos.revision, pos.seq, pos.after_row,
+             incarnation],
             separators=(",", ":"),
         ).encode()
         return _b64(payload + self._tag(payload))
@@ -95,9 +102,14 @@ class TokenCodec:
         if not hmac.compare_digest(tag, self._tag(payload)):
             raise ResumeTokenInvalid("resume_token is forged or malformed")
         try:
-            v, epoch, cid, fp, rev, seq, after = json.loads(payload)
+            fields = json.loads(payload)
+            if fields[0] == 1:
+                fields.append(None)  # version 1: no incarnation
+            v, epoch, cid, fp, rev, seq, after, incarnation = fields
             ok = (
-                v == _VERSION
+                v in (1, _VERSION)
+                and (incarnation is None) == (v == 1)
+                and (incarnation is None or isinstance(incarnation, str))
                 and isinstance(epoch, str)
                 and isinstance(cid, str)
                 and isinstance(fp, str)
@@ -107,8 +119,8 @@ class TokenCodec:
                 and seq >= COMPLETE
                 and (after is None or isinstance(after, str))
             )
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, IndexError, KeyError):
             ok = False
         if not ok:
             raise ResumeTokenInvalid("resume_token is forged or malformed")
-        return TokenData(epoch, cid, fp, Position(rev, seq, after))
+        return TokenData(epoch, cid, fp, Position(rev, seq, after), incarnation)

@@ -41,6 +41,8 @@ async def test_migrates_v1_database(db_path: Path) -> None:
         DROP INDEX ix_idempotency_updated_at;
         DROP INDEX ix_watch_changes_committed_at;
         ALTER TABLE watch_campaigns DROP COLUMN terminal;
+        ALTER TABLE watch_campaigns DROP COLUMN incarnation;
+        ALTER TABLE watch_changes DROP COLUMN changed;
         UPDATE meta SET value = '1' WHERE key = 'schema_version';
         INSERT INTO watch_campaigns VALUES ('c1', 3, 0, 'e', NULL);
         """
@@ -56,7 +58,7 @@ async def test_migrates_v1_database(db_path: Path) -> None:
     columns = {r[1] for r in raw.execute("PRAGMA table_info(watch_campaigns)")}
     raw.close()
     assert {"ix_idempotency_updated_at", "ix_watch_changes_committed_at"} <= indexes
-    assert "terminal" in columns
+    assert {"terminal", "incarnation"} <= columns
 
 
 async def test_unversioned_database_with_tables_is_migrated(db_path: Path) -> None:

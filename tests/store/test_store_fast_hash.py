@@ -136,12 +136,13 @@ async def test_migrates_v2_database(db_path: Path) -> None:
         """
         ALTER TABLE watch_rows DROP COLUMN fast_hash;
         ALTER TABLE watch_changes DROP COLUMN changed;
+        ALTER TABLE watch_campaigns DROP COLUMN incarnation;
         UPDATE meta SET value = '2' WHERE key = 'schema_version';
         """
     )
     raw.close()
     async with Database(sqlite_url(db_path)) as db:
-        assert await db.schema_version() == LATEST_VERSION == 4
+        assert await db.schema_version() == LATEST_VERSION == 5
         assert fast_hashes(db_path) == {"a": None}  # data kept, hash not known yet
         res = await db.changelog.commit_poll(K, [row("a")], full_sweep=True, now=2.0)
         assert res.changes == []

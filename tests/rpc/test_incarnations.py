@@ -1,0 +1,92 @@
+"""A campaign deleted and created again behind the same id is another campaign (issue 14):
+its old streams end, its old tokens and request_ids are refused with FAILED_PRECONDITION,
+and nothing of the old one is replayed as transitions of the new one."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+import pytest
+
+from gateway.simulator import Simulator
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+
+from ..support import ALICE, auth, create_request, error_info, until_snapshot_complete
+
+
+async def recreate(stub: Any, upstream: Simulator, cid: str, n: int = 2) -> None:
+    """Delete ``cid`` and create another campaign under the same id, as an upstream that
+    restored a backup or recycled ids would (later ``created_at``, other rows)."""
+    await stub.DeleteCampaign(pb.DeleteCampaignRequest(id=cid), metadata=auth())
+    await upstream.advance(60)
+    other = await stub.CreateCampaign(create_request(n, name="Someone else's"), metadata=auth())
+    org = upstream.store.org(ALICE)
+    campaign = org.campaigns.pop(other.id)
+    campaign.id = cid
+    org.campaigns[cid] = campaign
+
+
+async def _error_of(stream: Any, timeout: float = 20) -> tuple[grpc.aio.AioRpcError, list[Any]]:
+    seen: list[Any] = []
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async with asyncio.timeout(timeout):
+            while (message := await stream.read()) is not grpc.aio.EOF:
+                seen.append(message)
+    return info.value, seen
+
+
+async def test_a_stream_of_a_recreated_campaign_ends_without_replaying_it(
+    stub, upstream: Simulator
+) -> None:
+    cid = (await stub.CreateCampaign(create_request(3), metadata=auth())).id
+    stream = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
+    await until_snapshot_complete(stream)
+    await recreate(stub, upstream, cid)
+    error, after = await _error_of(stream)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(error).reason == "CAMPAIGN_RECREATED"
+    assert "created again" in error.details()
+    # Neither the old rows' removal nor the new rows' arrival was told as a change.
+    assert [m for m in after if m.WhichOneof("event") == "row_change"] == []
+
+
+async def test_an_old_incarnation_token_is_refused_and_a_new_watch_sees_the_new_rows(
+    stub, upstream: Simulator
+) -> None:
+    cid = (await stub.CreateCampaign(create_request(3), metadata=auth())).id
+    stream = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
+    old = await until_snapshot_complete(stream)
+    stream.cancel()
+    old_rows = {m.row_change.row.id for m in old if m.WhichOneof("event") == "row_change"}
+    await recreate(stub, upstream, cid, n=2)
+    resumed = stub.WatchCampaignRows(
+        pb.WatchCampaignRowsRequest(campaign_id=cid, resume_token=old[-1].resume_token),
+        metadata=auth(),
+    )
+    error, seen = await _error_of(resumed)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and seen == []
+    assert error_info(error).reason == "CAMPAIGN_RECREATED"
+    fresh = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid), metadata=auth())
+    snapshot = await until_snapshot_complete(fresh)
+    fresh.cancel()
+    new_rows = {m.row_change.row.id for m in snapshot if m.WhichOneof("event") == "row_change"}
+    assert len(new_rows) == 2 and not new_rows & old_rows
+    assert snapshot[-1].snapshot_complete.row_count == 2
+
+
+async def test_a_request_id_of_a_recreated_campaign_is_not_replayed_onto_the_new_one(
+    stub, upstream: Simulator
+) -> None:
+    request = create_request(2, request_id="walkthrough-1")
+    first = await stub.CreateCampaign(request, metadata=auth())
+    # Deleted only: the replay still answers the campaign it created (AIP-155).
+    again = await stub.CreateCampaign(request, metadata=auth())
+    assert again.id == first.id
+    await recreate(stub, upstream, first.id)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateCampaign(request, metadata=auth())
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(info.value).reason == "CAMPAIGN_RECREATED"
+    assert "new request_id" in info.value.details()
