@@ -2,20 +2,21 @@
 
 Each ``check_*`` returns nothing or raises ``InvalidArgument`` naming every
 offending field with its path in the request (``contacts[3].to_phone_number``),
-so a caller fixes all of them in one round trip.
+so a caller fixes all of them in one round trip (as many as fit in an error a
+client accepts: see ``_bounds.Violations``). The bounds of strings and
+``extra_fields`` are in ``_bounds``, phone numbers in ``_phones``; each bound is
+also stated on its field in the proto.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import zoneinfo
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import cast
 
-import phonenumbers
-from google.protobuf import field_mask_pb2, struct_pb2, timestamp_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.descriptor import Descriptor
 
 from generated.revox.campaigns.v1 import (
@@ -32,7 +33,9 @@ from generated.revox.campaigns.v1 import (
 )
 
 from ..convert import mask_violations
-from ..errors import FieldViolation, InvalidArgument
+from . import _bounds as bound
+from ._bounds import Violations as _Violations
+from ._phones import duplicates, is_e164
 
 __all__ = [
     "MAX_CONTACTS",
@@ -57,28 +60,20 @@ MAX_QUERY = 1_000
 MAX_VARIABLES = 100
 MAX_VARIABLE_VALUE = 10_000
 MAX_REQUEST_ID = 128
+MAX_TIMEZONE = 64  # the longest IANA name is 32; also keeps _is_timezone's cache small
+MAX_PAGE_TOKEN = 512  # ours are under 64
+MAX_RESUME_TOKEN = 4096
+MAX_MASK_PATHS = 100
 MAX_PAGE_SIZE = 1_000
 MAX_PAGE = 1_000_000  # with MAX_PAGE_SIZE: a row offset of 10^9 at most, as page tokens hold
 
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
-_TIME_24H = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
-_TIME_12H = re.compile(r"(1[0-2]|0?[1-9])(:[0-5]\d)?\s?[aApP][mM]")
+# ASCII only: ``\d`` and ``\s`` would also take other scripts' digits and any control
+# whitespace (``9\x0bam``), which the upstream would receive verbatim.
+_TIME_24H = re.compile(r"([01]?\d|2[0-3]):[0-5]\d", re.ASCII)
+_TIME_12H = re.compile(r"(1[0-2]|0?[1-9])(:[0-5]\d)? ?[aApP][mM]", re.ASCII)
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")
-_COUNTRY_CODES = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 _CALL_STATUSES = frozenset(r.CallStatus.values()) - {r.CALL_STATUS_UNSPECIFIED}
 _RESULTS = frozenset(s.RowResultFilter.values())
-
-
-def is_e164(number: str) -> bool:
-    """``+`` and 7–15 digits starting with a country code the numbering plan knows.
-
-    Only the country code is looked up (what ``phonenumbers.parse`` checks),
-    from its table directly: parsing every contact of a 10,000-row create
-    cost more than the rest of the request.
-    """
-    if not _E164.fullmatch(number):
-        return False
-    return any(int(number[1 : 1 + n]) in _COUNTRY_CODES for n in (1, 2, 3))
 
 
 def is_window_time(value: str) -> bool:
@@ -95,24 +90,12 @@ def _is_timezone(name: str) -> bool:
     return True
 
 
-class _Violations:
-    def __init__(self) -> None:
-        self.items: list[FieldViolation] = []
-
-    def add(self, field: str, description: str) -> None:
-        self.items.append(FieldViolation(field, description))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise InvalidArgument(self.items)
-
-
 def _id(v: _Violations, field: str, value: str) -> None:
     if not value:
         v.add(field, "required")
     elif len(value) > MAX_ID:
         v.add(field, f"at most {MAX_ID} characters")
-    elif not value.isprintable():
+    elif not value.isprintable():  # no Cc, and no invisible separators either
         v.add(field, "must not contain control characters")
 
 
@@ -129,16 +112,18 @@ def check_create(req: s.CreateCampaignRequest) -> None:
         v.add("name", "required")
     elif len(req.name) > MAX_NAME:
         v.add("name", f"at most {MAX_NAME} characters")
+    elif bound.has_control(req.name):
+        v.add("name", "must not contain control characters")
     _contacts(v, req)
     _campaign_options(v, req)
     if req.request_id and not (
         len(req.request_id) <= MAX_REQUEST_ID and _PRINTABLE.fullmatch(req.request_id)
     ):
         v.add("request_id", f"at most {MAX_REQUEST_ID} printable ASCII characters, e.g. a UUID")
-    typed = set(s.CreateCampaignRequest.DESCRIPTOR.fields_by_name) - {"extra_fields", "request_id"}
-    for key in req.extra_fields.keys():
-        if key in typed:
-            v.add(f"extra_fields.{key}", "is a typed field of this request; set it there")
+    # Wherever a Struct sits (the request, its retry config, each window), checked
+    # after the typed fields so their violations come first.
+    for path, owner, extra in bound.extra_fields_of(req):
+        bound.struct(v, path, extra, owner)
     v.raise_if_any()
 
 
@@ -147,10 +132,22 @@ def _contacts(v: _Violations, req: s.CreateCampaignRequest) -> None:
         v.add("contacts", "at least one contact is required")
     elif len(req.contacts) > MAX_CONTACTS:
         v.add("contacts", f"at most {MAX_CONTACTS} contacts per campaign")
+    numbers: list[tuple[int, str]] = []
     for i, contact in enumerate(req.contacts):
-        _contact(v, f"contacts[{i}]", contact)
-        if len(v.items) >= 100:  # enough to act on; do not build a huge error
-            break
+        if _contact(v, i, contact):
+            numbers.append((i, contact.to_phone_number))
+        if v.full:
+            return
+    if not req.allow_duplicate_contacts:
+        # One create calling a person twice is nearly always a merge mistake; the
+        # number is not echoed (error messages end up in clients' logs).
+        for i, first in duplicates(numbers):
+            v.add(
+                f"contacts[{i}].to_phone_number",
+                f"same number as contacts[{first}] (in E.164); see allow_duplicate_contacts",
+            )
+            if v.full:
+                return
 
 
 def _campaign_options(v: _Violations, req: s.CreateCampaignRequest) -> None:
@@ -163,21 +160,22 @@ def _campaign_options(v: _Violations, req: s.CreateCampaignRequest) -> None:
         v.add("scheduled_at", "must be a valid time")
     if req.HasField("call_retry_config"):
         _retry_config(v, "call_retry_config", req.call_retry_config)
-    _struct(v, "extra_fields", req.extra_fields)
 
 
-def _contact(v: _Violations, path: str, contact: s.Contact) -> None:
-    if not contact.to_phone_number:
-        v.add(f"{path}.to_phone_number", "required")
-    elif not is_e164(contact.to_phone_number):
-        v.add(f"{path}.to_phone_number", "must be an E.164 number such as +14155550100")
-    if len(contact.prompt_variables) > MAX_VARIABLES:
-        v.add(f"{path}.prompt_variables", f"at most {MAX_VARIABLES} variables")
-    for key, value in contact.prompt_variables.items():
-        if not key:
-            v.add(f"{path}.prompt_variables", "variable names must not be empty")
-        elif len(value) > MAX_VARIABLE_VALUE:
-            v.add(f"{path}.prompt_variables[{key}]", f"at most {MAX_VARIABLE_VALUE} characters")
+def _contact(v: _Violations, i: int, contact: s.Contact) -> bool:
+    """Checks ``contacts[i]``; whether its number is E.164 (worth comparing with the others)."""
+    number = contact.to_phone_number
+    valid = is_e164(number)
+    if not valid:
+        v.add(f"contacts[{i}].to_phone_number", "must be an E.164 number such as +14155550100" if number else "required")
+    variables = contact.prompt_variables
+    if len(variables) > MAX_VARIABLES:
+        v.add(f"contacts[{i}].prompt_variables", f"at most {MAX_VARIABLES} variables")
+    elif variables and not bound.plain_map(variables, MAX_VARIABLE_VALUE):
+        for key, value in variables.items():
+            if bound.key(v, f"contacts[{i}].prompt_variables", key, "variable names"):
+                bound.text(v, f"contacts[{i}].prompt_variables[{key}]", value, MAX_VARIABLE_VALUE)
+    return valid
 
 
 def _retry_config(v: _Violations, path: str, config: a.CallRetryConfig) -> None:
@@ -191,33 +189,12 @@ def _retry_config(v: _Violations, path: str, config: a.CallRetryConfig) -> None:
                 v.add(f"{wpath}.{name}", "must be HH:mm (24-hour) or H:mma (12-hour), e.g. 09:00 or 6pm")
         if window.HasField("retry_delay_seconds") and window.retry_delay_seconds < 0:
             v.add(f"{wpath}.retry_delay_seconds", "must not be negative")
-        _struct(v, f"{wpath}.extra_fields", window.extra_fields)
     if config.HasField("max_retry_attempts") and not 0 <= config.max_retry_attempts <= 100:
         v.add(f"{path}.max_retry_attempts", "must be between 0 and 100")
-    if config.HasField("timezone") and not _is_timezone(config.timezone):
+    if config.HasField("timezone") and not (
+        len(config.timezone) <= MAX_TIMEZONE and _is_timezone(config.timezone)
+    ):
         v.add(f"{path}.timezone", "must be an IANA timezone such as Europe/Paris")
-    _struct(v, f"{path}.extra_fields", config.extra_fields)
-
-
-def _struct(v: _Violations, path: str, struct: struct_pb2.Struct) -> None:
-    """Numbers a JSON body can carry faithfully: finite, and integral ones below 2^53."""
-    for key, value in struct.fields.items():
-        _value(v, f"{path}.{key}", value)
-
-
-def _value(v: _Violations, path: str, value: struct_pb2.Value) -> None:
-    kind = value.WhichOneof("kind")
-    if kind == "number_value":
-        number = value.number_value
-        if not math.isfinite(number):
-            v.add(path, "must be a finite number")
-        elif number.is_integer() and abs(number) >= 2**53:
-            v.add(path, "an integer of magnitude 2^53 or more cannot be carried exactly; send it as a string")
-    elif kind == "struct_value":
-        _struct(v, path, value.struct_value)
-    elif kind == "list_value":
-        for i, item in enumerate(value.list_value.values):
-            _value(v, f"{path}[{i}]", item)
 
 
 def _timestamp_ok(ts: timestamp_pb2.Timestamp) -> bool:
@@ -236,13 +213,27 @@ def check_list_campaigns(req: s.ListCampaignsRequest) -> None:
     v = _Violations()
     if req.page_size < 0:
         v.add("page_size", "must not be negative")
+    _page_token(v, req.page_token)
     _read_mask(v, req.read_mask, CAMPAIGN)
     v.raise_if_any()
 
 
 def _read_mask(v: _Violations, mask: field_mask_pb2.FieldMask, resource: Descriptor) -> None:
+    # Bounded before mask_violations, which echoes each path it refuses.
+    if len(mask.paths) > MAX_MASK_PATHS:
+        v.add("read_mask.paths", f"at most {MAX_MASK_PATHS} paths")
+        return
+    for i, path in enumerate(mask.paths):
+        if len(path) > bound.MAX_KEY or bound.has_control(path):
+            v.add(f"read_mask.paths[{i}]", "names no field")
+            return
     for i, reason in mask_violations(mask, resource):
         v.add(f"read_mask.paths[{i}]", reason)
+
+
+def _page_token(v: _Violations, token: str) -> None:
+    if len(token) > MAX_PAGE_TOKEN:
+        v.add("page_token", "not a token this gateway issued")
 
 
 def _filters(v: _Violations, statuses: Iterable[int], result: int, query: str) -> None:
@@ -251,8 +242,7 @@ def _filters(v: _Violations, statuses: Iterable[int], result: int, query: str) -
             v.add(f"statuses[{i}]", "must be a known CallStatus other than CALL_STATUS_UNSPECIFIED")
     if result not in _RESULTS:
         v.add("result", "must be a known RowResultFilter")
-    if len(query) > MAX_QUERY:
-        v.add("query", f"at most {MAX_QUERY} characters")
+    bound.text(v, "query", query, MAX_QUERY)
 
 
 def check_list_rows(req: s.ListCampaignRowsRequest) -> None:
@@ -266,6 +256,7 @@ def check_list_rows(req: s.ListCampaignRowsRequest) -> None:
         v.add("page", f"at most {MAX_PAGE}")
     if req.page_size < 0:
         v.add("page_size", f"must not be negative (0 = 50; above {MAX_PAGE_SIZE} means {MAX_PAGE_SIZE})")
+    _page_token(v, req.page_token)
     _filters(v, req.statuses, req.result, req.query)
     _read_mask(v, req.read_mask, ROW)
     v.raise_if_any()
@@ -287,7 +278,7 @@ def check_watch(req: s.WatchCampaignRowsRequest) -> None:
         seconds = req.heartbeat_interval.ToTimedelta().total_seconds()
         if not 1 <= seconds <= 300:
             v.add("heartbeat_interval", "must be between 1s and 300s")
-    if len(req.resume_token) > 4096:
+    if len(req.resume_token) > MAX_RESUME_TOKEN:
         v.add("resume_token", "too long to be a resume token")
     _read_mask(v, req.read_mask, ROW)
     v.raise_if_any()

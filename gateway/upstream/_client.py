@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 import httpx
 
+from ..observability import REQUEST_ID_HEADER, UpstreamMetrics, current_request_id
+from . import _log_filter
 from ._errors import (
     BadRequest,
     MalformedResponse,
@@ -34,6 +36,9 @@ DEFAULT_BASE_URL = "https://www.getrevox.com/api"
 
 _log = logging.getLogger("gateway.upstream")
 _DEBUG = logging.DEBUG
+# httpx logs each request's URL, query included, at INFO: a phone number searched for
+# would land in the log at the default level (and aiosqlite its SQL parameters at DEBUG).
+_log_filter.install()
 
 # Failures after which an idempotent request may safely be sent again: the socket broke or the
 # server hung up mid-answer. Local protocol errors, unsupported schemes and proxy errors are
@@ -124,11 +129,13 @@ class RevoxClient:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         page_base: int | None = None,
+        observer: UpstreamMetrics | None = None,
     ) -> None:
         """``clock`` (monotonic seconds; default: the event loop's) and ``sleep`` time the
         retries and deadlines; tests pass a fake pair so no assertion reads the wall clock.
         ``page_base``: the upstream's first page number, 0 or 1; None (the default) learns
-        it from the upstream's answers (``_paging``)."""
+        it from the upstream's answers (``_paging``). ``observer`` is told of every
+        attempt and retry (metrics, upstream health)."""
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an http:// or https:// URL")
         if default_timeout <= 0:
@@ -139,6 +146,7 @@ class RevoxClient:
         self._clock = clock
         self._sleep = sleep
         self._page_base = PageBase(page_base)
+        self._observer = observer
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -307,6 +315,9 @@ class RevoxClient:
                 maybe_sent=False,
             )
         headers = {"Authorization": "Bearer " + api_key}
+        request_id = current_request_id()  # the rpc's (gateway.observability), if any
+        if request_id is not None:
+            headers[REQUEST_ID_HEADER] = request_id
         if content is not None:
             headers.update(_JSON_HEADERS_EXTRA)
         exchange = _Exchange(method, path, api_key, headers, params, content)
@@ -328,7 +339,7 @@ class RevoxClient:
                     ) from last
                 per_try = min(per_try, remaining)
             try:
-                return await self._attempt(exchange, per_try, remaining, attempt)
+                return await self._observed_attempt(exchange, per_try, remaining, attempt)
             except UpstreamError as error:
                 delay = self._retry_delay(error, idempotent=idempotent, attempt=attempt)
                 # Never start a wait that ends past the deadline: the caller learns the real
@@ -336,7 +347,26 @@ class RevoxClient:
                 if delay is None or (deadline is not None and now() + delay >= deadline):
                     raise
                 last = error
+                if self._observer is not None:
+                    self._observer.retry(method, path)
             await self._sleep(delay)
+
+    async def _observed_attempt(
+        self, x: _Exchange, per_try: float, remaining: float | None, attempt: int
+    ) -> dict[str, Any]:
+        """:meth:`_attempt`, its outcome and duration told to the observer, if any."""
+        observer = self._observer
+        if observer is None:
+            return await self._attempt(x, per_try, remaining, attempt)
+        now = asyncio.get_running_loop().time
+        started = now()
+        try:
+            body = await self._attempt(x, per_try, remaining, attempt)
+        except UpstreamError as error:
+            observer.attempt(x.method, x.path, error.status, type(error).__name__, now() - started)
+            raise
+        observer.attempt(x.method, x.path, 200, None, now() - started)  # 200: any 2xx
+        return body
 
     async def _attempt(
         self, x: _Exchange, per_try: float, remaining: float | None, attempt: int

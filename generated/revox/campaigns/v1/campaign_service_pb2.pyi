@@ -59,7 +59,7 @@ ROW_REMOVAL_REASON_LEFT_FILTER: RowRemovalReason
 ROW_REMOVAL_REASON_DELETED: RowRemovalReason
 
 class CreateCampaignRequest(_message.Message):
-    __slots__ = ("assistant_id", "contacts", "name", "call_retry_config", "from_phone_number", "max_concurrent_calls", "scheduled_at", "request_id", "extra_fields")
+    __slots__ = ("assistant_id", "contacts", "name", "call_retry_config", "from_phone_number", "max_concurrent_calls", "scheduled_at", "request_id", "allow_duplicate_contacts", "extra_fields")
     ASSISTANT_ID_FIELD_NUMBER: _ClassVar[int]
     CONTACTS_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,7 @@ class CreateCampaignRequest(_message.Message):
     MAX_CONCURRENT_CALLS_FIELD_NUMBER: _ClassVar[int]
     SCHEDULED_AT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_DUPLICATE_CONTACTS_FIELD_NUMBER: _ClassVar[int]
     EXTRA_FIELDS_FIELD_NUMBER: _ClassVar[int]
     assistant_id: str
     contacts: _containers.RepeatedCompositeFieldContainer[Contact]
@@ -77,8 +78,9 @@ class CreateCampaignRequest(_message.Message):
     max_concurrent_calls: int
     scheduled_at: _timestamp_pb2.Timestamp
     request_id: str
+    allow_duplicate_contacts: bool
     extra_fields: _struct_pb2.Struct
-    def __init__(self, assistant_id: _Optional[str] = ..., contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., name: _Optional[str] = ..., call_retry_config: _Optional[_Union[_assistant_pb2.CallRetryConfig, _Mapping]] = ..., from_phone_number: _Optional[str] = ..., max_concurrent_calls: _Optional[int] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., extra_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, assistant_id: _Optional[str] = ..., contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., name: _Optional[str] = ..., call_retry_config: _Optional[_Union[_assistant_pb2.CallRetryConfig, _Mapping]] = ..., from_phone_number: _Optional[str] = ..., max_concurrent_calls: _Optional[int] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., allow_duplicate_contacts: _Optional[bool] = ..., extra_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Contact(_message.Message):
     __slots__ = ("to_phone_number", "prompt_variables")

@@ -42,7 +42,14 @@ class CampaignServiceStub:
     PERMISSION_DENIED (key not allowed), UNAVAILABLE (Revox API unreachable or
     failing; retry with backoff), RESOURCE_EXHAUSTED (rate limited; see
     RetryInfo), DEADLINE_EXCEEDED (the caller's deadline passed), INTERNAL (the
-    Revox API answered something unreadable).
+    Revox API answered something unreadable), INVALID_ARGUMENT (the request
+    bytes are not the rpc's request message: corrupt, or nested deeper than the
+    protobuf parser's limit of 100; reason `UNDECODABLE_REQUEST`).
+
+    Every string of a request has a bound, given on its field: ids, names and
+    map keys never contain control characters; free-text values may hold tab and
+    line feed only. Phone numbers and prompt variables are never written to the
+    gateway's logs.
     """
 
     def __init__(self, channel):
@@ -108,7 +115,14 @@ class CampaignServiceServicer:
     PERMISSION_DENIED (key not allowed), UNAVAILABLE (Revox API unreachable or
     failing; retry with backoff), RESOURCE_EXHAUSTED (rate limited; see
     RetryInfo), DEADLINE_EXCEEDED (the caller's deadline passed), INTERNAL (the
-    Revox API answered something unreadable).
+    Revox API answered something unreadable), INVALID_ARGUMENT (the request
+    bytes are not the rpc's request message: corrupt, or nested deeper than the
+    protobuf parser's limit of 100; reason `UNDECODABLE_REQUEST`).
+
+    Every string of a request has a bound, given on its field: ids, names and
+    map keys never contain control characters; free-text values may hold tab and
+    line feed only. Phone numbers and prompt variables are never written to the
+    gateway's logs.
     """
 
     def CreateCampaign(self, request, context):
@@ -117,11 +131,14 @@ class CampaignServiceServicer:
         create the campaign twice.
 
         Errors: INVALID_ARGUMENT (a field is missing or malformed, e.g. a phone
-        number not in E.164, a bad window time, an unknown timezone; or
-        `request_id` reused with a different request), ABORTED (a create with the
-        same `request_id` is in flight, or its outcome is unknown after a gateway
-        crash: check ListCampaigns before retrying), ALREADY_EXISTS (the Revox API
-        reported a conflict), plus the common errors.
+        number not in E.164, a bad window time, an unknown timezone, a string
+        over its bound or with control characters, an `extra_fields` key that
+        names a typed field, two contacts with the same number without
+        `allow_duplicate_contacts`; or `request_id` reused with a different
+        request; or a request that is not a decodable CreateCampaignRequest),
+        ABORTED (a create with the same `request_id` is in flight, or its outcome
+        is unknown after a gateway crash: check ListCampaigns before retrying),
+        ALREADY_EXISTS (the Revox API reported a conflict), plus the common errors.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -289,7 +306,14 @@ class CampaignService:
     PERMISSION_DENIED (key not allowed), UNAVAILABLE (Revox API unreachable or
     failing; retry with backoff), RESOURCE_EXHAUSTED (rate limited; see
     RetryInfo), DEADLINE_EXCEEDED (the caller's deadline passed), INTERNAL (the
-    Revox API answered something unreadable).
+    Revox API answered something unreadable), INVALID_ARGUMENT (the request
+    bytes are not the rpc's request message: corrupt, or nested deeper than the
+    protobuf parser's limit of 100; reason `UNDECODABLE_REQUEST`).
+
+    Every string of a request has a bound, given on its field: ids, names and
+    map keys never contain control characters; free-text values may hold tab and
+    line feed only. Phone numbers and prompt variables are never written to the
+    gateway's logs.
     """
 
     @staticmethod
