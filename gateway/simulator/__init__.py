@@ -34,6 +34,21 @@ Conventions (the rest of the gateway relies on them):
   matches the last attempt's result (``all`` = no filter, ``none`` = no result yet);
   ``statuses`` is a comma-separated list of call statuses.
 * Timestamps are ISO 8601 UTC with milliseconds and ``Z``.
+* Identity: ``SimulatorConfig(seed=None)`` / no ``--seed`` (the default) draws a random seed
+  on every start, so a restarted simulator never hands out an id it handed out before, as a
+  real upstream never recycles one; ``seed=N`` / ``--seed N`` replays the same ids, outcomes
+  and fault ratios on every run (tests). ``state()["seed"]`` is None when random.
+* State: ``SimulatorConfig(state_path=PATH)`` / ``--state PATH`` keeps organizations,
+  campaigns, rows, attempts, keys, the id counter and the simulated clock in an SQLite file
+  (created when missing) and restores them on start; ids then never repeat while the file
+  lives, even with a fixed seed. It is saved before a create, cancel or delete is answered,
+  after ``advance`` and key changes, about once a second while the real clock runs (a
+  ``kill -9`` loses at most that much call progress) and on stop. The clock resumes at the
+  saved simulated time (an explicit ``start_time`` later than that jumps forward, never
+  back). ``state()`` reports ``state_path`` and ``state_saves`` (saves by this process).
+  Faults, ``request_count`` and ``received`` are per process, not saved. A file that
+  is not a state file, of another format version, corrupt or in use by another simulator
+  raises :class:`StateFileError` (one line; the CLI exits 2).
 * Clock: ``SimulatorConfig(clock="manual")`` starts Monday 2026-03-02 09:00 UTC and moves
   only through ``await sim.advance(s)``; ``clock="real"`` (the default) starts today at
   15:00 UTC (inside the default 10:00-18:00 window for Europe and the US east coast) and runs
@@ -76,5 +91,7 @@ from ._cli import main
 from ._clock import SimClock
 from ._faults import FaultRule, Faults
 from ._server import Simulator, SimulatorConfig
+from ._state_file import StateFileError
 
-__all__ = ["FaultRule", "Faults", "SimClock", "Simulator", "SimulatorConfig", "main"]
+__all__ = ["FaultRule", "Faults", "SimClock", "Simulator", "SimulatorConfig", "StateFileError",
+           "main"]

@@ -23,9 +23,12 @@ if TYPE_CHECKING:
     from ._server import Simulator
     from ._store import Organization
 
-__all__ = ["build_app"]
+__all__ = ["SIMULATOR_HEADER", "build_app"]
 
 CONTROL_PREFIX = "/_simulator"
+# On every response, so whoever talks to a simulator can tell it from the real API: the
+# gateway's start-up probe reads it (without a key) and says "no real calls are placed".
+SIMULATOR_HEADER = "x-revox-simulator"
 _SIM_KEY: web.AppKey[Simulator] = web.AppKey("simulator")
 _ORG_KEY: web.RequestKey[Organization] = web.RequestKey("revox_org")
 
@@ -226,10 +229,17 @@ async def control_advance(request: web.Request) -> web.Response:
     return _json(sim.state())
 
 
+async def _mark_simulated(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[SIMULATOR_HEADER] = "1"
+
+
 def build_app(sim: Simulator) -> web.Application:
     # 100,000 contacts are ~6 MB of JSON: lift aiohttp's 1 MiB default.
     app = web.Application(middlewares=[_pipeline], client_max_size=512 * 1024 * 1024)
     app[_SIM_KEY] = sim
+    # on_response_prepare, not the middleware: it also marks the answers aiohttp makes
+    # from an exception the middleware lets through (e.g. a 404 under /_simulator/).
+    app.on_response_prepare.append(_mark_simulated)
     app.router.add_post("/campaigns", create_campaign)
     app.router.add_get("/campaigns", list_campaigns)
     app.router.add_get("/campaigns/{id}", get_campaign)

@@ -1,4 +1,9 @@
-"""``revox-gateway simulator --listen HOST:PORT [...]``: serve the simulator standalone."""
+"""``revox-gateway simulator --listen HOST:PORT [...]`` (or ``python -m gateway.simulator``):
+serve the simulator standalone.
+
+Exit status: 0 after SIGINT/SIGTERM, 1 when the address cannot be bound, 2 when the state
+file (``--state``) cannot be used, with one line on stderr saying why (no traceback).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import signal
 import sys
 
 from ._server import Simulator, SimulatorConfig
+from ._state_file import StateFileError
 
 __all__ = ["build_parser", "config_from_args", "main"]
 
@@ -37,7 +43,12 @@ def build_parser(prog: str = "revox-gateway simulator") -> argparse.ArgumentPars
     p.add_argument("--listen", type=_listen, default=("127.0.0.1", 8765), metavar="HOST:PORT",
                    help="address to serve on; the API root is http://HOST:PORT "
                         "(default 127.0.0.1:8765)")
-    p.add_argument("--seed", type=int, default=0, help="RNG seed for outcomes and ids")
+    p.add_argument("--seed", type=int, default=None,
+                   help="RNG seed for outcomes and ids: the same seed replays the same run "
+                        "(default: random on every start, so ids never repeat)")
+    p.add_argument("--state", default=None, metavar="PATH",
+                   help="keep campaigns, rows, keys, the id counter and the clock in this "
+                        "SQLite file across restarts (created when missing)")
     p.add_argument("--clock", choices=("real", "manual"), default="real",
                    help="real: simulated time runs at --speedup; manual: only "
                         "POST /_simulator/advance moves it")
@@ -77,7 +88,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     if not 500 <= args.error_status <= 599:
         raise SystemExit("--error-status must be a 5xx status")
     return SimulatorConfig(
-        seed=args.seed, host=host, port=port, clock=args.clock, speedup=args.speedup,
+        seed=args.seed, state_path=args.state, host=host, port=port, clock=args.clock, speedup=args.speedup,
         start_time=args.start_time, ignore_windows=args.ignore_windows,
         default_max_concurrent_calls=args.default_max_concurrent_calls,
         webhook_url=args.webhook_url, page_base=args.page_base, latency=args.latency,
@@ -95,9 +106,12 @@ async def _serve(config: SimulatorConfig) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with Simulator(config) as sim:
+        seed = "random" if config.seed is None else config.seed
+        state = (f"state {config.state_path} with {sim.state()['campaigns']} campaigns, "
+                 if config.state_path else "")
         print(f"revox simulator listening on {sim.base_url} (clock={config.clock}, "
-              f"speedup={config.speedup:g}x, seed={config.seed}, page base {config.page_base}, "
-              f"control: "
+              f"speedup={config.speedup:g}x, seed={seed}, page base {config.page_base}, "
+              f"{state}control: "
               f"{sim.base_url}/_simulator/state)", flush=True)
         await stop.wait()
 
@@ -107,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(args)
     try:
         asyncio.run(_serve(config))
+    except StateFileError as exc:
+        print(f"simulator: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"simulator: cannot listen on {config.host}:{config.port}: {exc}",
               file=sys.stderr)

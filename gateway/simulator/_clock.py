@@ -35,6 +35,13 @@ class SimClock:
             return self.start + self._offset
         return self.start + self._offset + (time.monotonic() - self._real_origin) * self.speedup
 
+    def resume_at(self, instant: float) -> None:
+        """Continue from ``instant`` (a restored state's time): now() is ``instant`` at once
+        and, with the real clock, runs on from there."""
+        self.start = instant
+        self._offset = 0.0
+        self._real_origin = time.monotonic()
+
     def advance(self, seconds: float) -> float:
         if seconds < 0:
             raise ValueError("the simulated clock cannot go backwards")

@@ -24,7 +24,6 @@ slot sit in a per-campaign FIFO (``Campaign.queue``), not in the heap.
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -32,13 +31,19 @@ from ._content import attempt_rng, plan_attempt, structured_output_for, transcri
 from ._model import Attempt, Campaign, Row
 from ._windows import PhoneInfo
 
-__all__ = ["INIT_DELAY_S", "RETRYABLE_DIAL_ERRORS", "Engine"]
+__all__ = ["EVENT_HANDLERS", "INIT_DELAY_S", "RETRYABLE_DIAL_ERRORS", "Engine", "Event"]
 
 INIT_DELAY_S = 2.0
 RETRYABLE_DIAL_ERRORS = frozenset({"busy", "no_answer"})
 _PENDING = frozenset({"initializing", "queued_for_calling", "scheduled"})
 
 Handler = Callable[[Campaign, Row | None, int], None]
+# A pending event with its handler named (the state file stores names, never code): due
+# time, FIFO tie-break, handler name, campaign, row (None: campaign-level), row token.
+Event = tuple[float, int, str, Campaign, Row | None, int]
+# The handlers an event may name; a state file naming anything else is refused.
+EVENT_HANDLERS = frozenset(
+    {"_init", "_release", "_wake", "_ring", "_answer", "_hangup", "_post_processed"})
 
 
 class Engine:
@@ -52,16 +57,38 @@ class Engine:
         self.on_call_end = on_call_end
         self.now = 0.0
         self._heap: list[tuple[float, int, Handler, Campaign, Row | None, int]] = []
-        self._seq = itertools.count()
+        self.next_seq = 0  # tie-break of events due at the same instant (FIFO)
         self.events_processed = 0
 
     # -- scheduling -----------------------------------------------------------------------
     def _at(self, when: float, handler: Handler, campaign: Campaign, row: Row | None = None,
             token: int = 0) -> None:
-        heapq.heappush(self._heap, (when, next(self._seq), handler, campaign, row, token))
+        heapq.heappush(self._heap, (when, self.next_seq, handler, campaign, row, token))
+        self.next_seq += 1
 
     def pending_events(self) -> int:
         return len(self._heap)
+
+    def events(self) -> list[Event]:
+        """The pending events of live campaigns, handlers by name (for the state file)."""
+        return [(when, seq, getattr(handler, "__name__", ""), campaign, row, token)
+                for when, seq, handler, campaign, row, token in self._heap
+                if not campaign.deleted]
+
+    def restore_events(self, events: list[Event]) -> None:
+        """Replace the pending events with ``events`` (a state file's); ValueError if one
+        names an unknown handler."""
+        heap: list[tuple[float, int, Handler, Campaign, Row | None, int]] = []
+        for when, seq, name, campaign, row, token in events:
+            if name not in EVENT_HANDLERS:
+                raise ValueError(f"unknown engine event {name!r}")
+            heap.append((when, seq, getattr(self, name), campaign, row, token))
+        heapq.heapify(heap)
+        self._heap = heap
+
+    def change_mark(self) -> tuple[int, int, int]:
+        """Differs whenever the pending events changed (pushed, processed or dropped)."""
+        return self.events_processed, self.next_seq, len(self._heap)
 
     def next_event_at(self) -> float | None:
         return self._heap[0][0] if self._heap else None
@@ -265,6 +292,8 @@ class Engine:
     def _touch(self, campaign: Campaign, row: Row) -> None:
         # Attempt-level changes are visible in the row too.
         row.updated_at = campaign.updated_at = self.now
+        if campaign.dirty is not None:
+            campaign.dirty.add(row)
 
     def snapshot(self) -> dict[str, Any]:
         return {"pending_events": len(self._heap), "engine_now": self.now,

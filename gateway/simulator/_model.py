@@ -162,6 +162,9 @@ class Campaign:
     queue: deque[Row] = field(default_factory=deque)
     terminal: int = 0
     seq: int = 0  # creation order, for listing newest first
+    # Rows changed since the state file last saved them (see _persistence); None when no
+    # state file tracks this campaign (or it must be rewritten whole), so it costs nothing.
+    dirty: set[Row] | None = None
 
     def set_status(self, row: Row, status: str, now: float) -> None:
         old = row.counted
@@ -170,6 +173,8 @@ class Campaign:
         row.token += 1
         row.updated_at = now
         self.updated_at = now
+        if self.dirty is not None:
+            self.dirty.add(row)
         if old != new:
             counts = self.counts
             counts[old] -= 1

@@ -1,10 +1,16 @@
-"""The embeddable :class:`Simulator` and its :class:`SimulatorConfig`."""
+"""The embeddable :class:`Simulator` and its :class:`SimulatorConfig`.
+
+``seed=None`` (the default) draws a random seed per start, so ids and outcomes differ from
+one start to the next, as a real upstream never recycles an id; an int replays a run.
+``state_path`` keeps the state in a file across restarts (see :mod:`._persistence`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +26,7 @@ from ._content import DEFAULT_OUTCOME_WEIGHTS
 from ._engine import Engine
 from ._faults import Faults
 from ._model import ACTIVE, Campaign, Received, Row
+from ._persistence import Persistence, save_middleware
 from ._shapes import Renderer
 from ._store import Store
 from ._windows import PhoneInfo
@@ -38,7 +45,12 @@ REAL_START_HOUR_UTC = 15
 
 @dataclass
 class SimulatorConfig:
-    seed: int = 0
+    # RNG seed of ids, outcomes and fault ratios. None: a random one per start (ids never
+    # repeat across restarts); an int: the same ids and outcomes on every run.
+    seed: int | None = None
+    # SQLite file keeping organizations, campaigns, rows, keys, the id counter and the clock
+    # across restarts (created when missing). None: state lives in memory only.
+    state_path: str | None = None
     host: str = "127.0.0.1"
     port: int = 0  # 0 = an ephemeral port
     clock: str = "real"  # "real" (speedup x real time) or "manual" (only sim.advance)
@@ -86,20 +98,22 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config = config or SimulatorConfig()
+        # The seed in use: the configured one, else fresh randomness for this start.
+        self.seed = config.seed if config.seed is not None else secrets.randbits(64)
         self.clock = SimClock(mode=config.clock, start=config.start_timestamp(),
                               speedup=config.speedup)
         self.phones = PhoneInfo()
-        self.store = Store(seed=config.seed, default_cap=config.default_max_concurrent_calls,
+        self.store = Store(seed=self.seed, default_cap=config.default_max_concurrent_calls,
                            webhook_url=config.webhook_url)
         self.renderer = Renderer()
         self.engine = Engine(
-            seed=config.seed, phones=self.phones,
+            seed=self.seed, phones=self.phones,
             outcome_weights=dict(config.outcome_weights or DEFAULT_OUTCOME_WEIGHTS),
             ignore_windows=config.ignore_windows,
             on_call_end=self._on_call_end if config.webhook_url else None,
         )
         self.engine.now = self.clock.now()
-        self.faults = Faults(config.seed)
+        self.faults = Faults(self.seed)
         self._apply_config_faults()
         self.request_count = 0
         # The last API requests as received (bounded: a create may carry megabytes).
@@ -110,6 +124,7 @@ class Simulator:
         self._webhook_tasks: set[asyncio.Task[None]] = set()
         self._http: aiohttp.ClientSession | None = None
         self._port: int | None = None
+        self._persistence: Persistence | None = None
 
     def _apply_config_faults(self) -> None:
         c, f = self.config, self.faults
@@ -129,11 +144,23 @@ class Simulator:
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> Self:
+        """Restore the state file (if any), then serve. Raises StateFileError when the state
+        file cannot be used, OSError when the address cannot be bound."""
         app = build_app(self)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
+        if self.config.state_path is not None:
+            explicit = None if self.config.start_time is None else \
+                self.config.start_timestamp()
+            self._persistence = await Persistence.open(
+                self.config.state_path, self.store, self.engine, self.clock, explicit)
+            app.middlewares.append(save_middleware(self._persistence))
+        try:
+            self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, self.config.host, self.config.port)
+            await site.start()
+        except BaseException:
+            await self.stop()
+            raise
         self._port = int(self._runner.addresses[0][1])
         if self.clock.mode == "real":
             self._ticker = asyncio.create_task(self._tick_forever(), name="simulator-clock")
@@ -155,6 +182,10 @@ class Simulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._persistence is not None:
+            # After the server: no request can change the state behind the last save.
+            await self._persistence.close()
+            self._persistence = None
 
     async def __aenter__(self) -> Self:
         return await self.start()
@@ -170,6 +201,8 @@ class Simulator:
                 self.sync()
             except Exception:  # keep the clock alive; a bug must not freeze every campaign
                 log.exception("simulator engine step failed")
+            if self._persistence is not None:
+                self._persistence.tick()
 
     # -- public helpers ------------------------------------------------------------------
     @property
@@ -200,6 +233,8 @@ class Simulator:
         """Move simulated time forward and process everything due; returns the new time."""
         self.clock.advance(seconds)
         self.sync()
+        if self._persistence is not None:
+            await self._persistence.save()
         await asyncio.sleep(0)  # let webhook deliveries start
         return self.clock.now()
 
@@ -209,11 +244,15 @@ class Simulator:
         if not key.startswith("sk_test_"):
             raise ValueError("simulator API keys begin with sk_test_")
         self.store.add_key(key, organization_of)
+        if self._persistence is not None:
+            self._persistence.save_keys()
 
     def revoke_key(self, key: str) -> None:
         """From now on every API request with ``key`` gets 401 ``unauthenticated``; the
         organization's other keys keep working."""
         self.store.revoked.add(key)
+        if self._persistence is not None:
+            self._persistence.save_keys()
 
     def campaign(self, campaign_id: str) -> Campaign | None:
         """The internal record of a campaign, whatever its organization (for tests)."""
@@ -238,6 +277,8 @@ class Simulator:
         campaign.set_status(row, status, self.clock.now())
         if status in ACTIVE:
             campaign.active += 1
+        if self._persistence is not None:
+            self._persistence.save_soon()
 
     def remove_row(self, campaign_id: str, index: int) -> None:
         """Delete row ``index`` from the campaign (for tests: the reference has no such
@@ -250,6 +291,7 @@ class Simulator:
         campaign.counts[row.counted] -= 1
         campaign.terminal -= 1
         campaign.rows.remove(row)
+        campaign.dirty = None  # the state file rewrites this campaign's rows whole
 
     def state(self) -> dict[str, Any]:
         now = self.clock.now()
@@ -259,7 +301,9 @@ class Simulator:
             "now_epoch": now,
             "clock": self.clock.mode,
             "speedup": self.clock.speedup,
-            "seed": self.config.seed,
+            "seed": self.config.seed,  # None: random (this start's own seed)
+            "state_path": self.config.state_path,
+            "state_saves": self._persistence.saves if self._persistence else 0,
             "request_count": self.request_count,
             "organizations": len(self.store.orgs),
             "campaigns": len(campaigns),

@@ -1,7 +1,9 @@
 """In-memory state, partitioned by organization (one per API key, unless a key was added to
 another key's organization with :meth:`Store.add_key`).
 
-Ids are derived from ``sha256(seed, counter)`` so a seeded run produces the same ids.
+Ids are derived from ``sha256(seed, counter)`` so a seeded run produces the same ids. An
+unseeded simulator draws a random seed per start, and a state file carries ``counter`` over
+restarts, so ids are never handed out twice (even with a fixed seed) while the file lives.
 Row, call and attempt ids share the row's suffix (``row_X`` / ``call_X`` / ``att_X01``),
 which makes creating 100,000 rows a cheap loop.
 """
@@ -56,11 +58,11 @@ class Store:
         self.orgs: dict[str, Organization] = {}
         self.key_orgs: dict[str, str] = {}  # keys added to another key's organization
         self.revoked: set[str] = set()
-        self._counter = 0
+        self.counter = 0  # ids issued so far (restored from a state file)
 
     def _new_hex(self, kind: str) -> str:
-        self._counter += 1
-        return hashlib.sha256(f"{self.seed}:{kind}:{self._counter}".encode()).hexdigest()[:16]
+        self.counter += 1
+        return hashlib.sha256(f"{self.seed}:{kind}:{self.counter}".encode()).hexdigest()[:16]
 
     def add_key(self, api_key: str, organization_of: str) -> None:
         """``api_key`` becomes another key of ``organization_of``'s organization."""
@@ -102,7 +104,7 @@ class Store:
             scheduled_at=req.scheduled_at,
             created_at=now,
             updated_at=now,
-            seq=self._counter,
+            seq=self.counter,
         )
         prefix = "row_" + hexid
         rows = [
