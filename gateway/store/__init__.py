@@ -1,10 +1,15 @@
-"""Persistence layer of the gateway: SQLite (WAL) through SQLAlchemy async.
+"""Persistence layer of the gateway: SQLite (WAL) or PostgreSQL through SQLAlchemy async.
 
-One :class:`Database` gives access to every repository::
+One :class:`Database` gives access to every repository, with the same meaning on
+both backends (``sqlite+aiosqlite:///path`` for one process, ``postgresql+asyncpg://``
+for replicas sharing a database)::
 
     async with Database(sqlite_url("gateway.db"), tenant_secret=env_secret) as db:
         tenant = db.tenants.tenant_of(api_key)
         cached = await db.campaigns.get(tenant, campaign_id)
+
+The schema is created and upgraded by the Alembic history in ``migrations/`` at
+start-up (``Database(url, migrate=False)`` only checks it) or by ``migrate(url)``.
 
 Nothing here imports transport code (grpc, protobuf, httpx).
 """
@@ -24,7 +29,15 @@ from ._changelog import (
     WatchState,
     default_extractor,
 )
-from ._engine import Database, SchemaTooNew, open_database, sqlite_url
+from ._connect import normalize_url, sqlite_url
+from ._engine import Database, migrate, open_database
+from ._errors import (
+    DatabaseUnavailable,
+    MigrationFailed,
+    SchemaOutdated,
+    SchemaTooNew,
+    display_url,
+)
 from ._idempotency import (
     Begin,
     IdempotencyStore,
@@ -35,12 +48,11 @@ from ._idempotency import (
     Started,
 )
 from ._incarnation import incarnation_of
-from ._schema import LATEST_VERSION
+from ._migrate import head_revision
 from ._tenancy import TenantHasher
 from ._watch_diff import PollDiff
 
 __all__ = [
-    "LATEST_VERSION",
     "Begin",
     "CachedCampaign",
     "CachedList",
@@ -50,23 +62,30 @@ __all__ = [
     "ChangeLog",
     "CommitResult",
     "Database",
+    "DatabaseUnavailable",
     "Extractor",
     "IdempotencyStore",
     "InFlight",
+    "MigrationFailed",
     "Mismatch",
     "OutcomeUnknown",
     "PollDiff",
     "Replay",
     "RevisionAhead",
     "RevisionCompacted",
+    "SchemaOutdated",
     "SchemaTooNew",
     "Snapshot",
     "Started",
     "TenantHasher",
     "WatchState",
     "default_extractor",
+    "display_url",
+    "head_revision",
     "incarnation_of",
     "is_fresh",
+    "migrate",
+    "normalize_url",
     "open_database",
     "sqlite_url",
 ]

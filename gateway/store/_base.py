@@ -6,17 +6,19 @@ Kept separate from ``_engine`` so repositories can import it without a cycle
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = [
     "MAX_PARAMS",
     "Engines",
+    "advisory_xact_lock",
     "canonical_json",
     "chunked",
     "dumps",
@@ -34,11 +36,13 @@ T = TypeVar("T")
 class Engines:
     """Engine handles shared by every repository of one ``Database``.
 
-    ``write`` serialises writers (SQLite allows one writer anyway; one pooled
-    connection with BEGIN IMMEDIATE means no SQLITE_BUSY inside the process).
-    ``read`` runs read transactions concurrently with the writer (WAL).
+    SQLite: ``write`` serialises writers (SQLite allows one writer anyway; one
+    pooled connection with BEGIN IMMEDIATE means no SQLITE_BUSY inside the process).
+    PostgreSQL: ``write`` is a pool at READ COMMITTED; what must not interleave
+    takes a row lock (``with_for_update``) or :func:`advisory_xact_lock`.
+    ``read`` runs read transactions concurrently with the writer, each on one
+    consistent snapshot (WAL; REPEATABLE READ READ ONLY on PostgreSQL).
     ``read_autocommit`` skips BEGIN/COMMIT for single-statement hot-path reads.
-    For non-SQLite URLs all three are the same engine.
     """
 
     write: AsyncEngine
@@ -87,3 +91,17 @@ def upsert(dialect: str, table: Table) -> Any:
 
         return pg_insert(table)
     raise NotImplementedError(f"gateway.store supports sqlite and postgresql, not {dialect!r}")
+
+
+async def advisory_xact_lock(conn: AsyncConnection, name: str) -> None:
+    """Serialise transactions about ``name`` until this one ends (PostgreSQL).
+
+    For work with no single row to lock (e.g. replacing a tenant's cached list, whose
+    rows may not exist yet). On SQLite the write transaction already excludes every
+    other writer, so this is a no-op there.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    # A signed 64-bit key from the name: collisions only make unrelated work wait.
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

@@ -9,9 +9,15 @@ Hot path: ``get`` runs on every cached GetCampaign. It first consults a small
 in-process LRU memo (dict lookup, ~1 µs); on a miss it does one primary-key
 SELECT through Core (no ORM objects) and ``json.loads``. The memo is
 invalidated by every write made *through this object*. Writes made by another
-process sharing the database file are not seen by the memo until the entry is
-evicted by LRU pressure; the gateway runs as one process, and ``memo_size=0``
-disables the memo for multi-process setups.
+process sharing the database are not seen by the memo until the entry is
+evicted by LRU pressure, so ``Database`` turns it off (``memo_size=0``) on
+PostgreSQL, where replicas share the cache: a Delete through one replica is
+then seen by a Get through another.
+
+Concurrent writers (replicas on PostgreSQL): rows are written in ``campaign_id``
+order, so two batches lock shared rows in the same order and never deadlock, and
+replacing a tenant's full list holds a per-tenant advisory lock, so two
+replacements do not interleave into a list that mixes both.
 
 Payload dicts returned by ``get``/``list`` may be shared with the memo: treat
 them as read-only (copy before mutating).
@@ -28,7 +34,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ._base import Engines, chunked, dumps, upsert
+from ._base import Engines, advisory_xact_lock, chunked, dumps, upsert
 from ._schema import campaign_lists
 from ._schema import campaigns as campaigns_t
 
@@ -147,8 +153,13 @@ class CampaignCache:
             }
             for pos, (cid, payload) in enumerate(zip(ids, campaigns, strict=True))
         ]
+        # One row per id (the last occurrence wins, as its position does): PostgreSQL
+        # refuses a multi-row upsert touching a row twice. Sorted: lock order.
+        by_id = {cid: row for cid, row in zip(ids, rows, strict=True)}
+        rows = [by_id[cid] for cid in sorted(by_id)]
         async with self._e.write.begin() as conn:
             if replace_all:
+                await advisory_xact_lock(conn, f"campaign-list\x00{tenant}")
                 await _clear_list(conn, tenant, keep=set(ids))
             if rows:
                 await conn.execute(self._upsert_stmt(with_position=False), rows)
@@ -161,7 +172,7 @@ class CampaignCache:
     ) -> None:
         # Positions are set separately: the upsert's "newer wins" guard
         # may skip a payload, but the row is still in this list.
-        for part in chunked(list(enumerate(ids)), 800):
+        for part in chunked(sorted(enumerate(ids), key=lambda p: p[1]), 800):
             await conn.execute(
                 update(campaigns_t)
                 .where(
@@ -253,7 +264,7 @@ async def _clear_list(conn: AsyncConnection, tenant: str, *, keep: set[str]) -> 
         .scalars()
         .all()
     )
-    gone = [cid for cid in existing if cid not in keep]
+    gone = sorted(cid for cid in existing if cid not in keep)
     for part in chunked(gone, 800):
         await conn.execute(
             delete(campaigns_t).where(

@@ -30,13 +30,14 @@ import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ._base import MAX_PARAMS, Engines, chunked
+from ._base import MAX_PARAMS, Engines, chunked, upsert
 from ._incarnation import bind_incarnation
 from ._schema import watch_campaigns, watch_changes, watch_rows
 from ._watch_diff import PollDiff, compare, observe_items, prepare
+from ._watch_read import changes_since, iter_snapshot
 from ._watch_stored import append_removals, mark_changed_paths, stored_rows
 from ._watch_types import (
     Change,
@@ -84,13 +85,17 @@ class ChangeLog:
         extractor: Extractor = default_extractor,
         fast_bulk: bool | None = None,
     ) -> None:
-        """``fast_bulk``: driver-level executemany, which needs qmark placeholders
-        (SQLite); other dialects take the portable Core path. None: by the dialect."""
+        """``fast_bulk``: driver-level executemany with SQLite's SQL and qmark
+        placeholders; PostgreSQL takes the portable Core path (its executemany and
+        multi-row INSERTs). None: by the dialect."""
         self._e = engines
         self._epoch = epoch
         self._extract = extractor
+        sqlite = engines.dialect == "sqlite"
         if fast_bulk is None:
-            fast_bulk = engines.write.dialect.paramstyle == "qmark"
+            fast_bulk = sqlite
+        elif fast_bulk and not sqlite:
+            raise ValueError("fast_bulk is SQLite's driver-level path")
         self._fast_bulk = fast_bulk
 
     @property
@@ -204,27 +209,30 @@ class ChangeLog:
         return CommitResult(current, changes)
 
     async def _head(self, conn: AsyncConnection, campaign_key: str) -> int:
-        """The campaign's current revision; a first commit registers the campaign."""
-        head = (
-            await conn.execute(
-                select(watch_campaigns.c.current_revision).where(
-                    watch_campaigns.c.campaign_key == campaign_key
-                )
-            )
-        ).first()
+        """The campaign's current revision, its row locked until the transaction ends;
+        a first commit registers the campaign.
+
+        The lock is what makes two writers of one campaign (replicas on PostgreSQL)
+        take turns: the second reads the revision the first committed. SQLite's
+        write transaction excludes other writers already (FOR UPDATE is not emitted).
+        """
+        wc = watch_campaigns.c
+        locked = select(wc.current_revision).where(wc.campaign_key == campaign_key).with_for_update()
+        head = (await conn.execute(locked)).first()
         if head is not None:
             return int(head[0])
-        await conn.execute(
-            insert(watch_campaigns).values(
-                campaign_key=campaign_key,
-                current_revision=0,
-                compacted_revision=0,
-                epoch=self._epoch,
-                last_polled_at=None,
-                terminal=0,
-            )
+        # Two first commits may race: the primary key keeps one row, and the loser's
+        # no-op insert waits for the winner, whose revision it then reads (locked).
+        register = upsert(self._e.dialect, watch_campaigns).values(
+            campaign_key=campaign_key,
+            current_revision=0,
+            compacted_revision=0,
+            epoch=self._epoch,
+            last_polled_at=None,
+            terminal=0,
         )
-        return 0
+        await conn.execute(register.on_conflict_do_nothing(index_elements=["campaign_key"]))
+        return int((await conn.execute(locked)).scalar_one())
 
     async def bind_incarnation(self, campaign_key: str, incarnation: str) -> bool:
         """Bind the campaign's log to ``incarnation``; True when that dropped another's
@@ -258,6 +266,13 @@ class ChangeLog:
         # Two-argument scalar max: max() on SQLite, greatest() on PostgreSQL.
         larger = func.max if self._e.dialect == "sqlite" else func.greatest
         async with self._e.write.begin() as conn:
+            # Lock every campaign row in key order first: two compactions (replicas)
+            # then queue instead of deadlocking on rows locked in different orders.
+            await conn.execute(
+                select(watch_campaigns.c.campaign_key)
+                .order_by(watch_campaigns.c.campaign_key)
+                .with_for_update()
+            )
             await conn.execute(
                 update(watch_campaigns).values(
                     compacted_revision=larger(
@@ -305,7 +320,7 @@ class ChangeLog:
             rows.extend(page.rows)
         return Snapshot(revision, rows)
 
-    async def iter_snapshot(
+    def iter_snapshot(
         self, campaign_key: str, *, page_size: int | None = 1000
     ) -> AsyncGenerator[Snapshot, None]:
         """Pages of the current rows (by row_id), all from ONE read transaction.
@@ -313,32 +328,10 @@ class ChangeLog:
         Every page carries the same revision. The transaction (and a pooled read
         connection) stays open until the iterator is exhausted or closed - use
         ``contextlib.aclosing`` if you may stop early. An open WAL reader delays
-        checkpoints but never blocks the writer.
+        checkpoints but never blocks the writer (on PostgreSQL: an open REPEATABLE
+        READ transaction, which holds back vacuum, never writers).
         """
-        w = watch_rows.c
-        async with self._e.read.connect() as conn, conn.begin():
-            revision = await conn.scalar(
-                select(watch_campaigns.c.current_revision).where(
-                    watch_campaigns.c.campaign_key == campaign_key
-                )
-            )
-            revision = int(revision or 0)
-            after: str | None = None
-            while True:
-                stmt = select(w.row_id, w.row).where(w.campaign_key == campaign_key)
-                if after is not None:
-                    stmt = stmt.where(w.row_id > after)
-                stmt = stmt.order_by(w.row_id)
-                if page_size is not None:
-                    stmt = stmt.limit(page_size)
-                res = (await conn.execute(stmt)).all()
-                if res:
-                    yield Snapshot(revision, [json.loads(r[1]) for r in res])
-                    after = res[-1][0]
-                if page_size is None or len(res) < page_size:
-                    if not res and after is None:
-                        yield Snapshot(revision, [])
-                    return
+        return iter_snapshot(self._e, campaign_key, page_size=page_size)
 
     async def changes_since(
         self, campaign_key: str, revision: int, *, limit: int = 1000
@@ -348,55 +341,4 @@ class ChangeLog:
         At most ``limit`` changes, except that the last revision returned is
         always complete (a revision is never split across calls).
         """
-        if limit < 1:
-            raise ValueError("limit must be >= 1")
-        c = watch_changes.c
-        cols = select(
-            c.revision,
-            c.seq,
-            c.row_id,
-            c.kind,
-            c.row,
-            c.prev_status,
-            c.prev_result,
-            c.committed_at,
-            c.changed,
-        ).where(c.campaign_key == campaign_key)
-        async with self._e.read.connect() as conn, conn.begin():
-            head = (
-                await conn.execute(
-                    select(
-                        watch_campaigns.c.current_revision, watch_campaigns.c.compacted_revision
-                    ).where(watch_campaigns.c.campaign_key == campaign_key)
-                )
-            ).first()
-            current, compacted = (int(head[0]), int(head[1])) if head else (0, 0)
-            if revision < compacted:
-                raise RevisionCompacted(compacted)
-            if revision > current:
-                raise RevisionAhead(revision, current)
-            if revision == current:
-                return []
-            rows = list(
-                (
-                    await conn.execute(
-                        cols.where(c.revision > revision).order_by(c.revision, c.seq).limit(limit)
-                    )
-                ).all()
-            )
-            if len(rows) == limit:
-                last_rev, last_seq = rows[-1][0], rows[-1][1]
-                rows += (
-                    await conn.execute(
-                        cols.where(and_(c.revision == last_rev, c.seq > last_seq)).order_by(c.seq)
-                    )
-                ).all()
-        out: list[Change] = []
-        for r in rows:
-            row = json.loads(r[4])
-            status, result = self._extract(row)
-            changed = None if r[8] is None else tuple(json.loads(r[8]))
-            out.append(Change(
-                int(r[0]), int(r[1]), r[2], r[3], row, status, result, r[5], r[6], r[7], changed
-            ))
-        return out
+        return await changes_since(self._e, self._extract, campaign_key, revision, limit=limit)

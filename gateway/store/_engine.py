@@ -1,103 +1,69 @@
-"""Database lifecycle: engines, SQLite tuning, schema creation and migration.
+"""Database lifecycle: reach the database, migrate (or check) its schema, build the
+repositories, close.
 
-``Database`` owns the engines and gives access to every repository
-(``db.campaigns``, ``db.idempotency``, ``db.changelog``, ``db.tenants``).
-Use it as ``async with Database(url) as db: ...`` or
-``db = await open_database(url)`` ... ``await db.aclose()``.
+``Database`` owns the engines (``_connect``: SQLite or PostgreSQL) and gives access
+to every repository (``db.campaigns``, ``db.idempotency``, ``db.changelog``,
+``db.tenants``). Use it as ``async with Database(url) as db: ...`` or
+``db = await open_database(url)`` ... ``await db.aclose()``; ``migrate(url)`` only
+upgrades the schema (``revox-gateway migrate``).
 
-SQLite specifics (the default backend):
-
-* every connection gets WAL (readers never block the writer), synchronous=NORMAL
-  (durable at checkpoints; in WAL a crash loses at most the last commits, never
-  corrupts), busy_timeout and foreign_keys=ON, in a ``connect`` event;
-* Python's sqlite3 "legacy" transaction handling is switched off
-  (``isolation_level = None``) and SQLAlchemy emits BEGIN itself, as the
-  SQLAlchemy SQLite docs recommend, so SELECTs really run inside transactions
-  (needed for consistent snapshots) and DDL is transactional (migrations);
-* writes go through a one-connection engine that begins with BEGIN IMMEDIATE:
-  writers queue in-process instead of failing with SQLITE_BUSY on lock upgrade,
-  and across processes busy_timeout applies. Reads use a separate small pool
-  (``PRAGMA query_only``) and deferred BEGIN, so they run alongside a write.
-
-``:memory:`` is rejected: each pooled connection would get its own empty
-database. Tests use a file in a temp directory.
-
-Any other SQLAlchemy async URL is accepted (one shared engine); the upserts
-support SQLite and PostgreSQL only.
+Start-up fails with one line an operator can act on, never with the password in it:
+:class:`DatabaseUnavailable` (cannot connect or open), :class:`SchemaTooNew` (a newer
+gateway wrote it), :class:`SchemaOutdated` (``migrate=False`` and not migrated),
+:class:`MigrationFailed` (the database refused the DDL, e.g. no privilege).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Connection, event, inspect, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ._base import Engines, upsert
 from ._campaigns import CampaignCache
 from ._changelog import ChangeLog, Extractor, default_extractor
+from ._connect import build_engines, normalize_url, sqlite_url
+from ._errors import (
+    DatabaseUnavailable,
+    MigrationFailed,
+    SchemaOutdated,
+    SchemaTooNew,
+    describe_cause,
+    display_url,
+)
 from ._idempotency import IdempotencyStore
-from ._schema import LATEST_VERSION, MIGRATIONS, meta, metadata
+from ._migrate import check_schema, current_revision, upgrade
+from ._schema import meta
 from ._tenancy import TenantHasher, load_or_create_secret
 
 __all__ = [
     "Database",
+    "DatabaseUnavailable",
+    "MigrationFailed",
+    "SchemaOutdated",
     "SchemaTooNew",
+    "migrate",
     "open_database",
     "sqlite_url",
 ]
 
-SCHEMA_VERSION_KEY = "schema_version"
 WATCH_EPOCH_KEY = "watch_epoch"
 
+# SQLite: how long a start-up waits for another process's migration (its write lock)
+# beyond busy_timeout, retrying "database is locked".
+_SQLITE_MIGRATION_WAIT = 120.0
+
+_log = logging.getLogger("gateway.store")
+
 _Repo = TypeVar("_Repo")
-
-
-class SchemaTooNew(RuntimeError):
-    """The database was written by a newer gateway; refuse rather than downgrade."""
-
-
-def sqlite_url(path: str | Path) -> str:
-    """``sqlite+aiosqlite:///<absolute path>`` for a database file."""
-    return f"sqlite+aiosqlite:///{Path(path).expanduser().resolve()}"
-
-
-def _install_sqlite_hooks(
-    engine: AsyncEngine, *, begin: str | None, busy_ms: int, query_only: bool
-) -> None:
-    sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Disable the sqlite3 module's own BEGIN handling; see module docstring.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-            cur.execute("PRAGMA foreign_keys=ON")
-            if query_only:
-                cur.execute("PRAGMA query_only=ON")
-        finally:
-            cur.close()
-
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # store_no_begin: single-statement hot-path reads skip BEGIN/COMMIT.
-        if begin is not None and not conn.get_execution_options().get("store_no_begin"):
-            conn.exec_driver_sql(begin)
 
 
 class Database:
@@ -108,83 +74,138 @@ class Database:
         url: str,
         *,
         tenant_secret: bytes | str | None = None,
+        migrate: bool = True,
         pending_timeout: float | None = 600.0,
+        idempotency_lease: float = 10.0,
         busy_timeout: float = 5.0,
+        connect_timeout: float = 10.0,
         row_extractor: Extractor = default_extractor,
-        campaign_memo_size: int = 4096,
+        campaign_memo_size: int | None = None,
+        pool_size: int = 5,
         read_pool_size: int = 4,
         clock: Callable[[], float] = time.time,
         echo: bool = False,
     ) -> None:
         """``tenant_secret``: e.g. from env GATEWAY_TENANT_SECRET (read by the caller);
-        None = generate once and keep in the database. ``clock`` is injectable for tests.
+        None = generate once and keep in the database. ``migrate``: upgrade the schema
+        at start (else only check it is current). ``idempotency_lease``: seconds a
+        pending create's owner stays "alive" without a heartbeat (``_idempotency``).
+        ``campaign_memo_size``: None = 4096 on SQLite, 0 on PostgreSQL (replicas share
+        the cache; a memo would not see the others' writes). ``pool_size`` applies to
+        PostgreSQL (SQLite has one writer). ``clock`` is injectable for tests.
         """
-        parsed = make_url(url)
+        url = normalize_url(url)
         self._url = url
+        self._display = display_url(url)
         self._tenant_secret = tenant_secret
+        self._auto_migrate = migrate
         self._pending_timeout = pending_timeout
+        self._lease = idempotency_lease
         self._extractor = row_extractor
-        self._memo_size = campaign_memo_size
         self._clock = clock
-        if parsed.get_backend_name() == "sqlite":
-            if parsed.database in (None, "", ":memory:") or "mode=memory" in url:
-                raise ValueError("in-memory SQLite is not supported; use a file path")
-            busy_ms = int(busy_timeout * 1000)
-            # pool_size=1/max_overflow=0: exactly one writer connection.
-            write = create_async_engine(
-                url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=max(30.0, busy_timeout)
-            )
-            _install_sqlite_hooks(write, begin="BEGIN IMMEDIATE", busy_ms=busy_ms, query_only=False)
-            read = create_async_engine(url, echo=echo, pool_size=read_pool_size, max_overflow=0)
-            _install_sqlite_hooks(read, begin="BEGIN", busy_ms=busy_ms, query_only=True)
-            self._owned = [write, read]
-        else:
-            write = read = create_async_engine(url, echo=echo)
-            self._owned = [write]
-        self._engines = Engines(
-            write=write,
-            read=read,
-            read_autocommit=read.execution_options(store_no_begin=True),
+        self._engines, self._owned = build_engines(
+            url,
+            busy_timeout=busy_timeout,
+            connect_timeout=connect_timeout,
+            pool_size=pool_size,
+            read_pool_size=read_pool_size,
             clock=clock,
+            echo=echo,
         )
-        self._sessionmaker = async_sessionmaker(write, expire_on_commit=False)
+        if campaign_memo_size is None:
+            campaign_memo_size = 4096 if self._engines.dialect == "sqlite" else 0
+        self._memo_size = campaign_memo_size
+        self._sessionmaker = async_sessionmaker(self._engines.write, expire_on_commit=False)
         self._campaigns: CampaignCache | None = None
         self._idempotency: IdempotencyStore | None = None
         self._changelog: ChangeLog | None = None
         self._tenants: TenantHasher | None = None
         self._closed = False
 
+    def __repr__(self) -> str:
+        return f"Database({self._display})"
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password hidden (for logs and messages)."""
+        return self._display
+
     # -- lifecycle ----------------------------------------------------------
 
     async def start(self) -> Database:
-        """Create/upgrade the schema and build the repositories. Idempotent."""
+        """Connect, migrate (or check) the schema and build the repositories. Idempotent."""
         if self._campaigns is not None:
             return self
-        await self.migrate()
+        await self.ping()
+        if self._auto_migrate:
+            await self.migrate()
+        else:
+            await self.check_schema()
         secret = self._tenant_secret
         if secret is None:
             secret = await load_or_create_secret(self._engines)
         epoch = await self._load_or_create_meta(WATCH_EPOCH_KEY, secrets.token_hex(8))
         self._tenants = TenantHasher(secret)
         self._campaigns = CampaignCache(self._engines, memo_size=self._memo_size)
-        self._idempotency = IdempotencyStore(self._engines, pending_timeout=self._pending_timeout)
+        self._idempotency = IdempotencyStore(
+            self._engines, pending_timeout=self._pending_timeout, lease=self._lease
+        )
         self._changelog = ChangeLog(self._engines, epoch=epoch, extractor=self._extractor)
         return self
 
-    async def migrate(self) -> int:
-        """Bring the schema to LATEST_VERSION in one write transaction; returns it.
+    async def ping(self) -> None:
+        """Open a connection once; :class:`DatabaseUnavailable` (one line) if that fails."""
+        try:
+            async with self._engines.write.connect():
+                pass
+        except Exception as exc:
+            raise DatabaseUnavailable(
+                f"cannot reach the database at {self._display}: {describe_cause(exc, self._url)}"
+            ) from exc
 
-        Fresh database: create everything and stamp the latest version. Older
-        version: run each later step in order (steps are idempotent). Newer
-        version: raise :class:`SchemaTooNew`.
+    async def migrate(self) -> str:
+        """Bring the schema to the head revision under the migration lock; returns it.
+
+        Fresh database: the whole history runs. From before Alembic
+        (``meta.schema_version`` 0..5): adopted, then upgraded. Written by a newer
+        gateway: :class:`SchemaTooNew`. Safe to call concurrently from several
+        processes: one migrates, the others wait and find nothing to do.
         """
-        async with self._engines.write.begin() as conn:
-            return await conn.run_sync(_migrate_sync)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _SQLITE_MIGRATION_WAIT
+        while True:
+            try:
+                async with self._engines.write.begin() as conn:
+                    done = await conn.run_sync(upgrade, where=self._display)
+                break
+            except DBAPIError as exc:
+                # Only SQLite's lock wait outlasting busy_timeout is worth a retry.
+                locked = self._engines.dialect == "sqlite" and "locked" in str(exc.orig)
+                if not locked or loop.time() > deadline:
+                    raise MigrationFailed(
+                        f"cannot migrate the database at {self._display}: "
+                        f"{describe_cause(exc, self._url)}"
+                    ) from exc
+                await asyncio.sleep(0.1)
+        if done.changed:
+            _log.info(
+                "database %s: schema migrated from %s to %s",
+                self._display,
+                done.before or "nothing",
+                done.after,
+            )
+        return done.after
 
-    async def schema_version(self) -> int:
+    async def check_schema(self) -> str:
+        """The head revision if the database is at it; else :class:`SchemaOutdated` or
+        :class:`SchemaTooNew` (changes nothing)."""
         async with self._engines.read.connect() as conn:
-            value = await conn.scalar(select(meta.c.value).where(meta.c.key == SCHEMA_VERSION_KEY))
-        return int(value) if value is not None else 0
+            return await conn.run_sync(check_schema, where=self._display)
+
+    async def schema_version(self) -> str | None:
+        """The database's Alembic revision (None: not migrated yet)."""
+        async with self._engines.read.connect() as conn:
+            return await conn.run_sync(current_revision)
 
     async def _load_or_create_meta(self, key: str, candidate: str) -> str:
         async with self._engines.write.begin() as conn:
@@ -195,12 +216,16 @@ class Database:
         return str(value)
 
     async def aclose(self) -> None:
-        """Dispose all engines (closes pooled connections, ends WAL readers)."""
+        """Let go of pending creates, dispose all engines (ends WAL readers)."""
         if self._closed:
             return
         self._closed = True
-        for engine in self._owned:
-            await engine.dispose()
+        try:
+            if self._idempotency is not None:
+                await self._idempotency.aclose()
+        finally:
+            for engine in self._owned:
+                await engine.dispose()
 
     async def __aenter__(self) -> Self:
         try:
@@ -248,7 +273,7 @@ class Database:
 
     @property
     def engine(self) -> AsyncEngine:
-        """The write engine (the only engine for non-SQLite URLs)."""
+        """The write engine."""
         return self._engines.write
 
     @property
@@ -259,33 +284,6 @@ class Database:
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
         """ORM sessions on the write engine, for code that wants them (unused here)."""
         return self._sessionmaker
-
-
-def _migrate_sync(conn: Connection) -> int:
-    meta.create(conn, checkfirst=True)
-    raw = conn.execute(select(meta.c.value).where(meta.c.key == SCHEMA_VERSION_KEY)).scalar()
-    if raw is None:
-        existing = set(inspect(conn).get_table_names()) - {meta.name}
-        if not existing:
-            # Fresh database: the current layout is the latest version.
-            metadata.create_all(conn, checkfirst=True)
-            version = LATEST_VERSION
-            conn.execute(meta.insert().values(key=SCHEMA_VERSION_KEY, value=str(version)))
-            return version
-        version = 0
-    else:
-        version = int(raw)
-    if version > LATEST_VERSION:
-        raise SchemaTooNew(
-            f"database schema v{version} is newer than this gateway (v{LATEST_VERSION})"
-        )
-    for number, _description, step in MIGRATIONS:
-        if number > version:
-            step(conn)
-            version = number
-    conn.execute(meta.delete().where(meta.c.key == SCHEMA_VERSION_KEY))
-    conn.execute(meta.insert().values(key=SCHEMA_VERSION_KEY, value=str(version)))
-    return version
 
 
 async def open_database(url: str, **options: Any) -> Database:
@@ -300,3 +298,18 @@ async def open_database(url: str, **options: Any) -> Database:
     except BaseException:
         await db.aclose()
         raise
+
+
+async def migrate(url: str, *, busy_timeout: float = 5.0, connect_timeout: float = 10.0) -> str:
+    """Upgrade the schema of the database at ``url`` to the head revision and return it,
+    without starting anything else (``revox-gateway migrate``).
+
+    Raises :class:`DatabaseUnavailable`, :class:`SchemaTooNew` or
+    :class:`MigrationFailed` (one-line messages).
+    """
+    db = Database(url, migrate=False, busy_timeout=busy_timeout, connect_timeout=connect_timeout)
+    try:
+        await db.ping()
+        return await db.migrate()
+    finally:
+        await db.aclose()

@@ -10,10 +10,10 @@ upstream and ``done`` with the first response afterwards. Outcomes of
   ``abandon`` (outcome unknown, e.g. cancelled after the POST was sent).
 * :class:`Replay` - already done; return ``response`` again.
 * :class:`Mismatch` - same request_id, different request body (hash).
-* :class:`InFlight` - another task of this process owns the key right now
-  (``begin``), or the wait timed out (``wait_or_begin``).
-* :class:`OutcomeUnknown` - a ``pending`` row nobody in this process owns: the
-  gateway crashed (or the owner abandoned) after possibly sending the POST.
+* :class:`InFlight` - another task of this process, or another live process,
+  owns the key right now (``begin``), or the wait timed out (``wait_or_begin``).
+* :class:`OutcomeUnknown` - a ``pending`` row nobody alive owns: the gateway
+  crashed (or the owner abandoned) after possibly sending the POST.
   The caller maps it to ABORTED "outcome unknown, check ListCampaigns".
 
 Decision on stale pending rows: a create whose outcome is unknown is never
@@ -27,9 +27,15 @@ Concurrent duplicates inside one process are coordinated by an in-memory
 claim per key (an ``asyncio.Future``) taken *synchronously* before any await,
 so only one task at a time runs the database step for a key; others wait on
 the future and then re-check (Replay, or become owner after an abort).
-Several gateway processes sharing one database would see each other's live
-pending rows as ``OutcomeUnknown`` - safe (never duplicates), just unhelpful;
-the gateway is designed to run as one process.
+
+Across processes sharing the database (replicas on PostgreSQL), the primary key
+decides who owns a key: the INSERT is ``ON CONFLICT DO NOTHING`` and the loser
+re-reads the winner's row under a row lock (``FOR UPDATE``), so exactly one process
+gets ``Started``. The owner stamps the row with its ``owner`` id and keeps a
+heartbeat (``_lease``); a duplicate that finds a pending row of a *live* owner
+waits by polling the database (20 ms, doubling to 500 ms, up to its timeout) and
+then gets ``Replay`` (done), ``Started`` (the owner aborted: the row is gone) or
+``OutcomeUnknown`` (the owner's lease ran out without an outcome: it crashed).
 """
 
 from __future__ import annotations
@@ -39,9 +45,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, Row, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ._base import Engines, dumps
+from ._base import Engines, dumps, upsert
+from ._lease import Lease
 from ._schema import idempotency
 
 __all__ = [
@@ -82,6 +90,20 @@ class OutcomeUnknown:
 
 Begin = Started | Replay | Mismatch | InFlight | OutcomeUnknown
 
+
+@dataclass(frozen=True, slots=True)
+class _Leased:
+    """Internal: a pending row of another live process (``begin`` says InFlight)."""
+
+
+_LEASED = _Leased()
+
+# Polling a live owner's row: first delay, growth, ceiling (seconds).
+_POLL_FIRST, _POLL_FACTOR, _POLL_MAX = 0.02, 2.0, 0.5
+# Insert-or-read rounds before giving up (each lost round means another process
+# inserted and then deleted the row meanwhile).
+_BEGIN_ROUNDS = 5
+
 # How a claim ended, as seen by tasks waiting on it.
 _End = tuple[Literal["done"], dict[str, Any]] | tuple[Literal["retry", "unknown"], None]
 
@@ -89,10 +111,29 @@ _End = tuple[Literal["done"], dict[str, Any]] | tuple[Literal["retry", "unknown"
 class IdempotencyStore:
     """See module docstring."""
 
-    def __init__(self, engines: Engines, *, pending_timeout: float | None = 600.0) -> None:
+    def __init__(
+        self,
+        engines: Engines,
+        *,
+        pending_timeout: float | None = 600.0,
+        lease: float = 10.0,
+        owner: str | None = None,
+    ) -> None:
+        """``lease``: seconds a pending row's owner counts as alive after its last
+        heartbeat; ``owner``: this process's id in the rows (random by default)."""
         self._e = engines
         self._pending_timeout = pending_timeout
         self._claims: dict[tuple[str, str], asyncio.Future[_End]] = {}
+        self._lease = Lease(engines, duration=lease, owner=owner)
+
+    @property
+    def owner(self) -> str:
+        """This store's owner id, stamped on the pending rows it runs."""
+        return self._lease.owner
+
+    async def aclose(self) -> None:
+        """Stop heartbeats; creates still pending here become "outcome unknown" at once."""
+        await self._lease.aclose()
 
     # -- owner side ---------------------------------------------------------
 
@@ -114,94 +155,145 @@ class IdempotencyStore:
         if fut is None or (only is not None and fut is not only):
             return
         del self._claims[key]
+        # complete/abort changed the row itself; without an outcome, waiters in
+        # other processes must stop seeing a live owner.
+        self._lease.release(key, expire=end[0] == "unknown")
         if not fut.done():
             fut.set_result(end)
 
-    async def _db_begin(self, tenant: str, request_id: str, request_hash: str) -> Begin:
-        now = self._e.clock()
+    async def _db_begin(self, tenant: str, request_id: str, request_hash: str) -> Begin | _Leased:
         t = idempotency.c
         where = (t.tenant == tenant, t.request_id == request_id)
-        async with self._e.write.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(t.request_hash, t.state, t.response, t.created_at, t.updated_at).where(
-                        *where
-                    )
+        cols = (t.request_hash, t.state, t.response, t.created_at, t.updated_at, t.owner)
+        # PostgreSQL: decide under the row's lock (SQLite: the write lock already).
+        read = select(*cols, t.heartbeat_at).where(*where).with_for_update()
+        for _ in range(_BEGIN_ROUNDS):
+            now = self._e.clock()
+            async with self._e.write.begin() as conn:
+                row = (await conn.execute(read)).first()
+                if row is not None:
+                    return await self._decide(conn, row, where, request_hash, now)
+                # The primary key arbitrates between processes: a concurrent insert
+                # makes ours a no-op (it waits for theirs to commit) and we re-read.
+                stmt = upsert(self._e.dialect, idempotency).values(
+                    tenant=tenant,
+                    request_id=request_id,
+                    request_hash=request_hash,
+                    state="pending",
+                    response=None,
+                    created_at=now,
+                    updated_at=now,
+                    owner=self.owner,
+                    heartbeat_at=now,
                 )
-            ).first()
-            if row is None:
-                await conn.execute(
-                    idempotency.insert().values(
-                        tenant=tenant,
-                        request_id=request_id,
-                        request_hash=request_hash,
-                        state="pending",
-                        response=None,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                return Started()
-            if row.request_hash != request_hash:
-                return Mismatch()
-            if row.state == "done":
-                return Replay(json.loads(row.response))
-            # Pending and not claimed in this process (the caller checked).
-            timeout = self._pending_timeout
-            if timeout is not None and now - row.updated_at >= timeout:
-                await conn.execute(update(idempotency).where(*where).values(updated_at=now))
-                return Started(recovered=True)
-            return OutcomeUnknown(pending_since=row.created_at)
+                inserted = await conn.execute(stmt.on_conflict_do_nothing())
+                if inserted.rowcount == 1:
+                    return Started()
+        return InFlight()  # the row kept appearing and vanishing: let the caller retry
 
-    async def _claim_and_begin(self, key: tuple[str, str], request_hash: str) -> Begin:
+    async def _decide(
+        self,
+        conn: AsyncConnection,
+        row: Row[Any, Any, Any, Any, Any, Any, Any],
+        where: tuple[ColumnElement[bool], ...],
+        request_hash: str,
+        now: float,
+    ) -> Begin | _Leased:
+        """The outcome for an existing row (read under its lock)."""
+        if row.request_hash != request_hash:
+            return Mismatch()
+        if row.state == "done":
+            return Replay(json.loads(row.response))
+        # Pending and not claimed in this process (the caller checked).
+        if self._lease.is_live(row.owner, row.heartbeat_at, now):
+            return _LEASED
+        timeout = self._pending_timeout
+        if timeout is not None and now - row.updated_at >= timeout:
+            await conn.execute(
+                update(idempotency)
+                .where(*where)
+                .values(updated_at=now, owner=self.owner, heartbeat_at=now)
+            )
+            return Started(recovered=True)
+        return OutcomeUnknown(pending_since=row.created_at)
+
+    async def _claim_and_begin(self, key: tuple[str, str], request_hash: str) -> Begin | _Leased:
         self._claim(key)  # synchronous: no other task can claim this key now
         try:
             result = await self._db_begin(key[0], key[1], request_hash)
         except BaseException:
             self._release(key, ("retry", None))
             raise
-        if not isinstance(result, Started):
+        if isinstance(result, Started):
+            self._lease.hold(key)
+        else:
             # Waiters re-check the database themselves (their hash may differ).
             self._release(key, ("retry", None))
         return result
 
     async def begin(self, tenant: str, request_id: str, request_hash: str) -> Begin:
-        """Try to own the key without waiting; ``InFlight`` if a local task owns it."""
+        """Try to own the key without waiting; ``InFlight`` if a live owner has it."""
         key = (tenant, request_id)
         if key in self._claims:
             return InFlight()
-        return await self._claim_and_begin(key, request_hash)
+        result = await self._claim_and_begin(key, request_hash)
+        return InFlight() if isinstance(result, _Leased) else result
 
     async def wait_or_begin(
         self, tenant: str, request_id: str, request_hash: str, *, timeout: float | None
     ) -> Begin:
-        """Like ``begin`` but waits (up to ``timeout`` s) for a local owner to finish.
+        """Like ``begin`` but waits (up to ``timeout`` s) for a live owner to finish:
+        a task of this process, or another process (by polling the database).
 
         Returns ``InFlight`` only when the wait timed out.
         """
         key = (tenant, request_id)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        poll = _POLL_FIRST
         while True:
             fut = self._claims.get(key)
             if fut is None:
-                return await self._claim_and_begin(key, request_hash)
+                result = await self._claim_and_begin(key, request_hash)
+                if not isinstance(result, _Leased):
+                    return result
+                # Another live process owns it: look again a little later.
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    return InFlight()
+                await asyncio.sleep(poll if remaining is None else min(poll, remaining))
+                poll = min(poll * _POLL_FACTOR, _POLL_MAX)
+                continue
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 return InFlight()
-            try:
-                # shield: our timeout/cancellation must not cancel the owner's future.
-                end = await asyncio.wait_for(asyncio.shield(fut), remaining)
-            except TimeoutError:
-                return InFlight()
-            kind, response = end
-            if kind == "done" and response is not None:
-                # Same hash is not known here (the owner's body may differ):
-                # re-read so a different body gets Mismatch, not a Replay.
-                return await self._recheck(tenant, request_id, request_hash, response)
-            if kind == "unknown":
-                return await self._recheck(tenant, request_id, request_hash, None)
+            outcome = await self._wait_local(fut, remaining, tenant, request_id, request_hash)
+            if outcome is not None:
+                return outcome
             # "retry": the owner aborted or failed; loop and try to own it.
+
+    async def _wait_local(
+        self,
+        fut: asyncio.Future[_End],
+        remaining: float | None,
+        tenant: str,
+        request_id: str,
+        request_hash: str,
+    ) -> Begin | None:
+        """Wait for a local owner's claim; None when the key is free to try again."""
+        try:
+            # shield: our timeout/cancellation must not cancel the owner's future.
+            end = await asyncio.wait_for(asyncio.shield(fut), remaining)
+        except TimeoutError:
+            return InFlight()
+        kind, response = end
+        if kind == "done" and response is not None:
+            # Same hash is not known here (the owner's body may differ):
+            # re-read so a different body gets Mismatch, not a Replay.
+            return await self._recheck(tenant, request_id, request_hash, response)
+        if kind == "unknown":
+            return await self._recheck(tenant, request_id, request_hash, None)
+        return None
 
     async def _recheck(
         self,
@@ -243,7 +335,12 @@ class IdempotencyStore:
                         idempotency.c.request_id == request_id,
                         idempotency.c.state == "pending",
                     )
-                    .values(state="done", response=dumps(response), updated_at=self._e.clock())
+                    .values(
+                        state="done",
+                        response=dumps(response),
+                        updated_at=self._e.clock(),
+                        heartbeat_at=None,
+                    )
                 )
                 if result.rowcount != 1:
                     raise LookupError(f"no pending idempotency record for request {request_id!r}")
@@ -252,7 +349,11 @@ class IdempotencyStore:
             self._release(key, ("done", response))
 
     async def abort(self, tenant: str, request_id: str) -> None:
-        """Upstream definitely did not act: delete the pending row so a retry can run."""
+        """Upstream definitely did not act: delete the pending row so a retry can run.
+
+        Only our own row: one another process took over (``pending_timeout``) is
+        its to end.
+        """
         key = (tenant, request_id)
         try:
             async with self._e.write.begin() as conn:
@@ -261,6 +362,7 @@ class IdempotencyStore:
                         idempotency.c.tenant == tenant,
                         idempotency.c.request_id == request_id,
                         idempotency.c.state == "pending",
+                        idempotency.c.owner == self.owner,
                     )
                 )
         finally:

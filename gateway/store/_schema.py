@@ -1,42 +1,26 @@
-"""Table definitions and numbered schema migrations for the gateway store.
+"""Table definitions of the gateway store: the current model the code queries.
 
-All tables live in one ``MetaData`` so ``create_all`` builds a fresh database in
-one go. Existing databases are upgraded by :data:`MIGRATIONS`: numbered steps,
-each idempotent (safe to re-run on a database that already has the change),
-applied in order inside one write transaction by ``Database.migrate``. The
-applied version is the ``schema_version`` row of the ``meta`` table.
+The database gets this layout through the Alembic history in ``migrations/`` (the
+one way a schema changes, on SQLite and PostgreSQL alike); a test checks that the
+migrated database and this ``MetaData`` agree, so a change here without its
+revision (or the reverse) fails.
 
-History (append only; never edit a released step):
+Portable types on purpose: ``String`` keys (VARCHAR, unbounded on both),
+``Float`` epoch seconds (8-byte doubles on both), JSON as ``Text``, digests as
+``LargeBinary`` (BLOB/BYTEA). ``sqlite_with_rowid`` is a SQLite-only option that
+other dialects ignore.
 
-* v1 - first layout: meta, campaigns, campaign_lists, idempotency, watch_* tables.
-* v2 - ``watch_campaigns.terminal`` column and the retention indexes used by
-  ``IdempotencyStore.purge`` and ``ChangeLog.compact``.
-* v3 - ``watch_rows.fast_hash`` (nullable): a cheap digest checked before the
-  canonical ``row_hash``; NULL on rows written before v3 (filled on their next poll).
+Before Alembic the schema had hand-rolled versions 1..5 (``meta.schema_version``):
+v1 first layout; v2 ``watch_campaigns.terminal`` and the retention indexes; v3
+``watch_rows.fast_hash``; v4 ``watch_changes.changed``; v5
+``watch_campaigns.incarnation``. Revision 0001 is v5; 0002 adds the idempotency lease.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from sqlalchemy import (
-    Column,
-    Connection,
-    Float,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    inspect,
-    text,
-)
+from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 __all__ = [
-    "LATEST_VERSION",
-    "MIGRATIONS",
     "campaign_lists",
     "campaigns",
     "idempotency",
@@ -89,6 +73,10 @@ idempotency = Table(
     Column("response", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The process running a pending create (random per process) and when it last said
+    # it is alive; NULL: nobody (rows from before revision 0002, abandoned creates).
+    Column("owner", String, nullable=True),
+    Column("heartbeat_at", Float, nullable=True),
     sqlite_with_rowid=False,
 )
 Index("ix_idempotency_updated_at", idempotency.c.updated_at)
@@ -118,7 +106,7 @@ watch_rows = Table(
     # Digest of the row's marshal bytes (key order as received): ~3x cheaper to
     # compute than canonical JSON, so an unchanged row costs no canonicalisation.
     # Equal fast hashes imply equal rows; unequal ones fall back to row_hash
-    # (key order may differ). NULL = not known yet (rows from before v3).
+    # (key order may differ). NULL = not known yet (rows from before schema v3).
     Column("fast_hash", LargeBinary, nullable=True),
     Column("status", String, nullable=True),
     Column("result", String, nullable=True),
@@ -143,56 +131,3 @@ watch_changes = Table(
     sqlite_with_rowid=False,
 )
 Index("ix_watch_changes_committed_at", watch_changes.c.committed_at)
-
-
-def _v1_initial(conn: Connection) -> None:
-    # Only reached for a database that has a meta table but no version (or v0):
-    # create whatever is missing. checkfirst keeps it idempotent.
-    metadata.create_all(conn, checkfirst=True)
-
-
-def _v2_terminal_and_retention_indexes(conn: Connection) -> None:
-    columns = {c["name"] for c in inspect(conn).get_columns("watch_campaigns")}
-    if "terminal" not in columns:
-        conn.execute(
-            text("ALTER TABLE watch_campaigns ADD COLUMN terminal INTEGER NOT NULL DEFAULT 0")
-        )
-    for index in (*idempotency.indexes, *watch_changes.indexes):
-        index.create(conn, checkfirst=True)
-
-
-def _v3_watch_rows_fast_hash(conn: Connection) -> None:
-    columns = {c["name"] for c in inspect(conn).get_columns("watch_rows")}
-    if "fast_hash" not in columns:
-        # NULL for existing rows: their next poll compares canonically once and
-        # stores the fast hash (no spurious events, no bulk rewrite here).
-        kind = LargeBinary().compile(dialect=conn.dialect)
-        conn.execute(text(f"ALTER TABLE watch_rows ADD COLUMN fast_hash {kind}"))
-
-
-def _v4_watch_changes_changed(conn: Connection) -> None:
-    columns = {c["name"] for c in inspect(conn).get_columns("watch_changes")}
-    if "changed" not in columns:
-        # NULL for changes logged before: a masked watch delivers them (never misses one).
-        conn.execute(text("ALTER TABLE watch_changes ADD COLUMN changed TEXT"))
-
-
-def _v5_watch_campaigns_incarnation(conn: Connection) -> None:
-    columns = {c["name"] for c in inspect(conn).get_columns("watch_campaigns")}
-    if "incarnation" not in columns:
-        # NULL: learnt at the next admission, without dropping anything.
-        conn.execute(text("ALTER TABLE watch_campaigns ADD COLUMN incarnation VARCHAR"))
-
-
-Migration = Callable[[Connection], None]
-
-# (version, description, step). Versions are contiguous from 1.
-MIGRATIONS: list[tuple[int, str, Migration]] = [
-    (1, "initial layout", _v1_initial),
-    (2, "watch_campaigns.terminal + retention indexes", _v2_terminal_and_retention_indexes),
-    (3, "watch_rows.fast_hash", _v3_watch_rows_fast_hash),
-    (4, "watch_changes.changed", _v4_watch_changes_changed),
-    (5, "watch_campaigns.incarnation", _v5_watch_campaigns_incarnation),
-]
-
-LATEST_VERSION = MIGRATIONS[-1][0]

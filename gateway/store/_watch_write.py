@@ -1,9 +1,10 @@
 """Bulk writes of the watch change log.
 
 Two implementations of the same writes: driver-level ``executemany`` with
-positional tuples for SQLite (the fast path: Core executemany spends ~10 µs per
-row building parameter dicts, most of a 100k-row commit), and a portable Core
-version for dialects with other placeholder styles.
+positional tuples and SQLite's placeholders (the fast path: Core executemany spends
+~10 µs per row building parameter dicts, most of a 100k-row commit), and a portable
+Core version, which PostgreSQL takes (asyncpg's executemany for the UPDATEs,
+SQLAlchemy's multi-row VALUES batches for the INSERTs).
 
 Row tuples are ``(campaign_key, row_id, row, row_hash, fast_hash, status, result,
 revision)``; rehash tuples ``(fast_hash, campaign_key, row_id)``.

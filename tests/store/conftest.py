@@ -1,13 +1,25 @@
-"""Fixtures for the store tests: a real SQLite file per test, no mocks."""
+"""Fixtures for the store tests: a real database per test, no mocks, on both backends.
+
+``db`` / ``db_url`` / ``new_url`` are parametrized over ``sqlite`` (a file in a temp
+directory) and ``postgresql`` (a fresh database per use, ``tests/store/_pg.py``), so
+every test written against them runs twice, with the same expectations. Tests of
+SQLite specifics (pragmas, files, WAL) use ``db_path`` / ``sqlite_db`` instead.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
 from gateway.store import Database, sqlite_url
+from tests.store._pg import fresh_postgres_url
+
+BACKENDS = ("sqlite", "postgresql")
+
+NewUrl = Callable[[], Awaitable[str]]
 
 
 class FakeClock:
@@ -30,7 +42,40 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-async def db(db_path: Path, clock: FakeClock) -> AsyncIterator[Database]:
+async def new_url(backend: str, tmp_path: Path) -> AsyncIterator[NewUrl]:
+    """A factory of URLs of new, empty databases of the test's backend (dropped after)."""
+    async with AsyncExitStack() as stack:
+        made = 0
+
+        async def make() -> str:
+            nonlocal made
+            made += 1
+            if backend == "sqlite":
+                name = "gateway.db" if made == 1 else f"gateway{made}.db"
+                return sqlite_url(tmp_path / name)
+            return await stack.enter_async_context(fresh_postgres_url())
+
+        yield make
+
+
+@pytest.fixture
+async def db_url(new_url: NewUrl) -> str:
+    return await new_url()
+
+
+@pytest.fixture
+async def db(db_url: str, clock: FakeClock) -> AsyncIterator[Database]:
+    async with Database(db_url, clock=clock) as database:
+        yield database
+
+
+@pytest.fixture
+async def sqlite_db(db_path: Path, clock: FakeClock) -> AsyncIterator[Database]:
     async with Database(sqlite_url(db_path), clock=clock) as database:
         yield database

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from contextlib import aclosing
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +16,8 @@ from gateway.store import (
     RevisionAhead,
     RevisionCompacted,
     default_extractor,
-    sqlite_url,
 )
+from tests.store.conftest import NewUrl
 
 K = "camp_1"
 
@@ -193,16 +193,17 @@ async def test_compaction(db: Database) -> None:
     assert (await log.snapshot(K)).rows == [row("a", "s4")]
 
 
-async def test_epoch_stable_across_reopen_and_distinct_per_database(tmp_path: Path) -> None:
-    async with Database(sqlite_url(tmp_path / "a.db")) as db:
+async def test_epoch_stable_across_reopen_and_distinct_per_database(new_url: NewUrl) -> None:
+    url_a, url_b = await new_url(), await new_url()
+    async with Database(url_a) as db:
         epoch_a = (await db.changelog.state(K)).epoch
         await db.changelog.commit_poll(K, [row("a")], full_sweep=True, now=1.0)
         assert (await db.changelog.state(K)).epoch == epoch_a
-    async with Database(sqlite_url(tmp_path / "a.db")) as db:
+    async with Database(url_a) as db:
         state = await db.changelog.state(K)
         assert state.epoch == epoch_a and state.current_revision == 1
         assert db.changelog.epoch == epoch_a
-    async with Database(sqlite_url(tmp_path / "b.db")) as db:
+    async with Database(url_b) as db:
         assert (await db.changelog.state(K)).epoch != epoch_a
 
 
@@ -227,11 +228,11 @@ async def test_terminal_flag(db: Database) -> None:
     assert (await db.changelog.state(K)).terminal
 
 
-async def test_custom_extractor(db_path: Path) -> None:
+async def test_custom_extractor(db_url: str) -> None:
     def extractor(r: dict) -> tuple[str | None, str | None]:
         return r.get("state"), r.get("outcome")
 
-    async with Database(sqlite_url(db_path), row_extractor=extractor) as db:
+    async with Database(db_url, row_extractor=extractor) as db:
         await db.changelog.commit_poll(K, [{"id": "a", "state": "x"}], full_sweep=True, now=1)
         res = await db.changelog.commit_poll(
             K, [{"id": "a", "state": "y", "outcome": "ok"}], full_sweep=True, now=2
@@ -241,8 +242,8 @@ async def test_custom_extractor(db_path: Path) -> None:
 
 
 async def test_portable_write_path_matches_fast_path(db: Database) -> None:
-    """The Core (non-qmark) bulk path gives the same results as the SQLite fast path."""
-    log = ChangeLog(db.engines, epoch=db.changelog.epoch, fast_bulk=False)  # a non-SQLite path
+    """The Core bulk path (PostgreSQL's) gives the same results as the SQLite fast path."""
+    log = ChangeLog(db.engines, epoch=db.changelog.epoch, fast_bulk=False)
     await log.commit_poll(K, [row("a"), row("b")], full_sweep=True, now=1.0)
     await log.commit_poll(K, [row("a", "calling")], full_sweep=True, now=2.0)
     changes = await log.changes_since(K, 0, limit=100)
@@ -300,3 +301,59 @@ def test_changed_paths_compare_objects_key_by_key_and_lists_whole() -> None:
     assert changed_paths(before, after) == ["call.attempts", "call.status", "n"]
     assert changed_paths(before, before) == []
     assert changed_paths({"a": {"b": 1}}, {"a": 2}) == ["a"]
+
+
+async def test_replicas_committing_one_campaign_take_turns(db_url: str) -> None:
+    """Two writers of one campaign (replicas on PostgreSQL: a row lock in the commit;
+    SQLite: one writer at a time) never lose, repeat or interleave a revision."""
+    async with Database(db_url) as a, Database(db_url) as b:
+
+        async def polls(db: Database, tag: str) -> list[int]:
+            revisions = []
+            for i in range(15):
+                rows = [row("shared", f"{tag}{i}"), row(f"{tag}-{i}")]
+                res = await db.changelog.commit_poll(K, rows, full_sweep=False, now=float(i))
+                revisions.append(res.revision)
+            return revisions
+
+        mine, theirs = await asyncio.gather(polls(a, "a"), polls(b, "b"))
+        final = await a.changelog.state(K)
+        changes = await b.changelog.changes_since(K, 0, limit=10_000)
+    assert final.current_revision == 30  # every poll changed something: 30 revisions
+    assert sorted(mine + theirs) == list(range(1, 31))
+    assert sorted({c.revision for c in changes}) == list(range(1, 31))
+    # Each revision's "previous status" is the one the revision before it wrote.
+    shared = [c for c in changes if c.row_id == "shared"]
+    for before, after in zip(shared, shared[1:], strict=False):
+        assert after.prev_status == before.status
+
+
+async def test_replicas_registering_a_campaign_at_once(db_url: str) -> None:
+    async with Database(db_url) as a, Database(db_url) as b:
+        results = await asyncio.gather(
+            a.changelog.commit_poll("new", [row("x")], full_sweep=True, now=1.0),
+            b.changelog.commit_poll("new", [row("x")], full_sweep=True, now=1.0),
+            a.changelog.bind_incarnation("new", "inc-1"),
+        )
+        assert sorted(r.revision for r in results[:2]) == [1, 1]  # the second: no change
+        assert (await b.changelog.snapshot("new")).rows == [row("x")]
+
+
+async def test_replicas_compacting_while_committing(db_url: str) -> None:
+    async with Database(db_url) as a, Database(db_url) as b:
+        for key in ("k1", "k2", "k3"):
+            await a.changelog.commit_poll(key, [row("r")], full_sweep=True, now=1.0)
+
+        async def commits(db: Database) -> None:
+            for i in range(10):
+                for key in ("k3", "k1", "k2"):
+                    await db.changelog.commit_poll(key, [row("r", f"s{i}")], full_sweep=True,
+                                                   now=10.0 + i)
+
+        await asyncio.gather(
+            commits(a), a.changelog.compact(older_than=5.0), b.changelog.compact(older_than=5.0),
+            b.changelog.compact(older_than=12.0),
+        )
+        for key in ("k1", "k2", "k3"):
+            state = await b.changelog.state(key)
+            assert state.current_revision == 11 and state.compacted_revision >= 1

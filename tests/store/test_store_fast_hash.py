@@ -10,13 +10,14 @@ poll page by page must give exactly what one ``commit_poll`` gives.
 from __future__ import annotations
 
 import copy
-import sqlite3
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
-from gateway.store import LATEST_VERSION, Database, sqlite_url
+from sqlalchemy import text
+
+from gateway.store import Database, head_revision
 from gateway.store._watch_diff import Shared, fast_digest
+from tests.store._legacy import make_legacy
 
 K = "camp_1"
 ASSISTANT = {"id": "asst_1", "prompt": "Be nice.", "voice": {"id": "v1", "speed": 1.0}}
@@ -34,12 +35,10 @@ def odd_row(rid: str, status: str = "queued_for_calling") -> dict[str, Any]:
     return {**row(rid, status), "input_data": OrderedDict(first_name="Ada")}
 
 
-def fast_hashes(db_path: Path) -> dict[str, bytes | None]:
-    raw = sqlite3.connect(db_path)
-    try:
-        return dict(raw.execute("SELECT row_id, fast_hash FROM watch_rows").fetchall())
-    finally:
-        raw.close()
+async def fast_hashes(db: Database) -> dict[str, bytes | None]:
+    async with db.read_engine.connect() as conn:
+        rows = await conn.execute(text("SELECT row_id, fast_hash FROM watch_rows"))
+        return {r[0]: None if r[1] is None else bytes(r[1]) for r in rows}
 
 
 def test_fast_digest_tells_values_apart() -> None:
@@ -56,33 +55,29 @@ def test_fast_digest_tells_values_apart() -> None:
     assert fast_digest(odd_row("a"), shared) == b""
 
 
-async def test_reordered_keys_are_no_change_and_get_a_fast_hash(
-    db: Database, db_path: Path
-) -> None:
+async def test_reordered_keys_are_no_change_and_get_a_fast_hash(db: Database) -> None:
     log = db.changelog
     await log.commit_poll(K, [row("a"), row("b")], full_sweep=True, now=1.0)
-    before = fast_hashes(db_path)
+    before = await fast_hashes(db)
     assert all(before.values())
     a = row("a")
     reordered = {"call": a["call"], "phone_number": a["phone_number"], "id": "a"}
     for full in (False, True):
         res = await log.commit_poll(K, [reordered, row("b")], full_sweep=full, now=2.0)
         assert res.changes == [] and res.revision == 1
-    after = fast_hashes(db_path)
+    after = await fast_hashes(db)
     assert after["a"] != before["a"] and after["b"] == before["b"]  # rehashed, not rewritten
 
 
-async def test_rows_from_before_v3_need_no_rewrite(db: Database, db_path: Path) -> None:
+async def test_rows_from_before_v3_need_no_rewrite(db: Database) -> None:
     log = db.changelog
     rows = [row(f"r{i}") for i in range(5)]
     await log.commit_poll(K, rows, full_sweep=True, now=1.0)
-    raw = sqlite3.connect(db_path)
-    raw.execute("UPDATE watch_rows SET fast_hash = NULL")  # what v2 left behind
-    raw.commit()
-    raw.close()
+    async with db.engine.begin() as conn:
+        await conn.execute(text("UPDATE watch_rows SET fast_hash = NULL"))  # what v2 left
     res = await log.commit_poll(K, rows, full_sweep=True, now=2.0)
     assert res.changes == []  # no spurious events
-    assert all(fast_hashes(db_path).values())  # filled on the way
+    assert all((await fast_hashes(db)).values())  # filled on the way
     res = await log.commit_poll(K, [row("r0", "calling")], full_sweep=False, now=3.0)
     assert [(c.kind, c.row_id, c.prev_status) for c in res.changes] == [
         ("modified", "r0", "queued_for_calling")
@@ -128,24 +123,15 @@ async def test_unmarshallable_rows_still_diff(db: Database) -> None:
     assert [(c.kind, c.status) for c in res.changes] == [("modified", "calling")]
 
 
-async def test_migrates_v2_database(db_path: Path) -> None:
-    async with Database(sqlite_url(db_path)) as db:
+async def test_migrates_v2_database(db_url: str) -> None:
+    async with Database(db_url) as db:
         await db.changelog.commit_poll(K, [row("a")], full_sweep=True, now=1.0)
-    raw = sqlite3.connect(db_path)
-    raw.executescript(
-        """
-        ALTER TABLE watch_rows DROP COLUMN fast_hash;
-        ALTER TABLE watch_changes DROP COLUMN changed;
-        ALTER TABLE watch_campaigns DROP COLUMN incarnation;
-        UPDATE meta SET value = '2' WHERE key = 'schema_version';
-        """
-    )
-    raw.close()
-    async with Database(sqlite_url(db_path)) as db:
-        assert await db.schema_version() == LATEST_VERSION == 5
-        assert fast_hashes(db_path) == {"a": None}  # data kept, hash not known yet
+    await make_legacy(db_url, 2)
+    async with Database(db_url) as db:
+        assert await db.schema_version() == head_revision()
+        assert await fast_hashes(db) == {"a": None}  # data kept, hash not known yet
         res = await db.changelog.commit_poll(K, [row("a")], full_sweep=True, now=2.0)
         assert res.changes == []
         res = await db.changelog.commit_poll(K, [row("a", "calling")], full_sweep=True, now=3.0)
         assert [(c.kind, c.prev_status) for c in res.changes] == [("modified", "queued_for_calling")]
-    assert fast_hashes(db_path)["a"]
+        assert (await fast_hashes(db))["a"]

@@ -1,9 +1,9 @@
-"""Idempotent create (AIP-155): replay, mismatch, concurrency, abort, restarts."""
+"""Idempotent create (AIP-155) in one process: replay, mismatch, concurrency, abort,
+restarts (across processes: test_store_idempotency_replicas.py)."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +15,6 @@ from gateway.store import (
     OutcomeUnknown,
     Replay,
     Started,
-    sqlite_url,
 )
 
 T = "tenant-a"
@@ -145,22 +144,22 @@ async def test_abandon_gives_outcome_unknown(db: Database) -> None:
     assert isinstance(outcome, OutcomeUnknown)
 
 
-async def test_replay_after_restart(db_path: Path) -> None:
-    async with Database(sqlite_url(db_path)) as db:
+async def test_replay_after_restart(db_url: str) -> None:
+    async with Database(db_url) as db:
         assert await db.idempotency.begin(T, "r1", "h1") == Started()
         await db.idempotency.complete(T, "r1", RESPONSE)
-    async with Database(sqlite_url(db_path)) as db:
+    async with Database(db_url) as db:
         assert await db.idempotency.wait_or_begin(T, "r1", "h1", timeout=1) == Replay(RESPONSE)
         assert await db.idempotency.begin(T, "r1", "h2") == Mismatch()
 
 
-async def test_pending_after_restart_is_outcome_unknown(db_path: Path, clock: Any) -> None:
+async def test_pending_after_restart_is_outcome_unknown(db_url: str, clock: Any) -> None:
     clock.now = 1000.0
-    async with Database(sqlite_url(db_path), clock=clock) as db:
+    async with Database(db_url, clock=clock) as db:
         assert await db.idempotency.begin(T, "r1", "h1") == Started()
         # crash: neither complete nor abort
     clock.now += 60
-    async with Database(sqlite_url(db_path), clock=clock, pending_timeout=600) as db:
+    async with Database(db_url, clock=clock, pending_timeout=600) as db:
         outcome = await db.idempotency.wait_or_begin(T, "r1", "h1", timeout=1)
         assert outcome == OutcomeUnknown(pending_since=1000.0)
         assert await db.idempotency.begin(T, "r1", "h2") == Mismatch()
@@ -170,8 +169,8 @@ async def test_pending_after_restart_is_outcome_unknown(db_path: Path, clock: An
         assert await db.idempotency.begin(T, "r1", "h1") == Replay(RESPONSE)
 
 
-async def test_pending_timeout_none_never_takes_over(db_path: Path, clock: Any) -> None:
-    async with Database(sqlite_url(db_path), clock=clock, pending_timeout=None) as db:
+async def test_pending_timeout_none_never_takes_over(db_url: str, clock: Any) -> None:
+    async with Database(db_url, clock=clock, pending_timeout=None) as db:
         await db.idempotency.begin(T, "r1", "h1")
         db.idempotency.abandon(T, "r1")
         clock.now += 10**9
