@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install generate lint test run bench reliability mutation clean node-deps ts
+.PHONY: install generate lint test run bench reliability mutation clean node-deps ts repeat
 
 THIRD_PARTY := protos/third_party
 
@@ -51,10 +51,20 @@ test: lint node-deps
 	$(PY) -m pytest
 
 run: install
-	$(PY) -m gateway serve --simulator
+	$(PY) -m gateway serve --simulator $(ARGS)
 
 bench: install
 	$(PY) -m tests.bench
+
+# Flakiness check (issue 10): tests/rpc and tests/watch RUNS times in a row (default 20),
+# stopping at the first failing run.
+RUNS ?= 20
+repeat: install node-deps
+	@for i in $$(seq $(RUNS)); do \
+		$(PY) -m pytest -q -p no:cacheprovider tests/rpc tests/watch > .repeat.log 2>&1 \
+			|| { tail -40 .repeat.log; echo "run $$i of $(RUNS) FAILED"; exit 1; }; \
+		echo "run $$i of $(RUNS): $$(tail -1 .repeat.log)"; \
+	done
 
 # Seeded consistency runs of the watch (20 seeds, ~4 min); not part of `make test`.
 reliability: install

@@ -1,9 +1,13 @@
 """The one place that assembles a gateway process: the upstream (or the embedded
 simulator), the database, the upstream client, the campaign use cases, the watch
-hub and the gRPC server, owned by one async context manager.
+hub and the gRPC server, owned by one async context manager; and what an operator sees
+of them (``gateway.observability``): one ``Metrics`` every component reports to, the
+rpc interceptor, health per dependency, the ``/metrics`` + ``/healthz`` port.
 
 Tests run the real thing on port 0 with a temporary database (``Gateway``);
-production runs it through ``serve`` until SIGTERM.
+production runs it through ``serve`` until SIGTERM: ``serve`` first checks the settings
+(``gateway.preflight``), and its banner says whether real phones ring, from a probe of
+the upstream rather than from how the process was started.
 """
 
 from __future__ import annotations
@@ -11,13 +15,21 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from functools import partial
 from typing import TYPE_CHECKING
 
 import httpx
 
-from .config import SIMULATOR_KEY, Settings
-from .rpc import CampaignServicer, RpcServer
+from generated.revox.campaigns.v1 import campaign_service_pb2
+
+from . import preflight
+from .config import SIMULATOR_KEY, Settings, StartupError
+from .errors import NoCredentials
+from .observability import Metrics, configure_logging
+from .observability.serving import DatabaseProbe, HealthMonitor, OpsServer, RpcObserver
+from .rpc import CampaignServicer, RpcServer, api_key_from
 from .service import Campaigns
 from .store import Database
 from .upstream import RevoxClient
@@ -29,6 +41,8 @@ if TYPE_CHECKING:
     from .simulator import Simulator
 
 __all__ = ["Gateway", "serve"]
+
+SERVICE_NAME = campaign_service_pb2.DESCRIPTOR.services_by_name["CampaignService"].full_name
 
 
 class Gateway:
@@ -47,6 +61,10 @@ class Gateway:
         self.db: Database | None = None
         self.watch: WatchHub | None = None
         self.rpc: RpcServer | None = None
+        # Counts from the start; served on --metrics-listen (``ops``) when set.
+        self.metrics = Metrics()
+        self.ops: OpsServer | None = None
+        self.health_monitor: HealthMonitor | None = None
 
     async def __aenter__(self) -> Gateway:
         try:
@@ -60,7 +78,7 @@ class Gateway:
         await self.stop()
 
     async def _start(self) -> None:
-        s = self.settings
+        s, metrics = self.settings, self.metrics
         if s.simulator:
             await self._start_simulator()
         self.db = db = await self._stack.enter_async_context(
@@ -68,28 +86,46 @@ class Gateway:
         )
         client = await self._stack.enter_async_context(
             RevoxClient(self.upstream_url, transport=self._transport,
-                        default_timeout=s.upstream_timeout, page_base=s.upstream_page_base)
+                        default_timeout=s.upstream_timeout, page_base=s.upstream_page_base,
+                        observer=metrics.upstream)
         )
-        campaigns = Campaigns(client, db, ttl=s.cache_ttl)
+        campaigns = Campaigns(client, db, ttl=s.cache_ttl, creates=metrics.creates)
         self._stack.push_async_callback(campaigns.drain)
         # A key derived from the tenant secret signs resume tokens, so a token
         # from another gateway database does not verify.
         token_key = bytes.fromhex(db.tenants.tenant_of("\x00watch-token-key"))
         self.watch = await self._stack.enter_async_context(
-            WatchHub(client=client, changelog=db.changelog, settings=s.watch, token_key=token_key)
+            WatchHub(client=client, changelog=db.changelog, settings=s.watch, token_key=token_key,
+                     observer=metrics.watch)
         )
+        metrics.watch.attach(self.watch)
         servicer = CampaignServicer(campaigns, default_api_key=self.default_api_key, watcher=self.watch)
-        self.rpc = RpcServer(servicer, s.server)
+        observer = RpcObserver(metrics, tenant_of=partial(_tenant_of, campaigns, self.default_api_key),
+                               logged_services=(SERVICE_NAME,))
+        self.rpc = RpcServer(servicer, s.server, interceptors=(observer,))
+        probe = DatabaseProbe(db.read_engine)
+        metrics.add_refresh(partial(probe.refresh_gauges, metrics))
+        self.health_monitor = HealthMonitor(database=probe, upstream=metrics.upstream,
+                                            health=self.rpc.health, services=("", SERVICE_NAME))
+        ops = s.observability
+        if ops.metrics_listen is not None:  # before gRPC listens: a busy port stops the start
+            self.ops = await self._stack.enter_async_context(OpsServer(
+                ops.metrics_listen, metrics=metrics, health=self.health_monitor,
+                fallback=ops.metrics_port_fallback))
         self.port = await self.rpc.start()
+        await self._stack.enter_async_context(self.health_monitor)
 
     async def _start_simulator(self) -> None:
-        from .simulator import Simulator, SimulatorConfig
+        from .simulator import Simulator, SimulatorConfig, StateFileError
 
         s = self.settings
-        config = SimulatorConfig(seed=s.simulator_seed, clock="real")
-        if s.simulator_speedup is not None:
-            config = SimulatorConfig(seed=s.simulator_seed, clock="real", speedup=s.simulator_speedup)
-        self.simulator = await self._stack.enter_async_context(Simulator(config))
+        config = SimulatorConfig(seed=s.simulator_seed, clock="real", speedup=s.simulator_speedup,
+                                 state_path=s.simulator_state)
+        try:
+            self.simulator = await self._stack.enter_async_context(Simulator(config))
+        except StateFileError as exc:  # corrupt, not ours, or locked by another process
+            raise StartupError(f"{exc}; choose another with --simulator-state PATH "
+                               "(:memory: keeps none)") from None
         self.upstream_url = self.simulator.base_url
         self.default_api_key = s.api_key or SIMULATOR_KEY
 
@@ -103,6 +139,11 @@ class Gateway:
         host = self.settings.listen.rsplit(":", 1)[0] or "127.0.0.1"
         return f"{host}:{self.port}"
 
+    @property
+    def metrics_address(self) -> str | None:
+        """``HOST:PORT`` of ``/metrics`` and ``/healthz`` (None: ``--metrics-listen off``)."""
+        return None if self.ops is None else self.ops.address
+
     async def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING, end watch streams with UNAVAILABLE, let unary calls finish
         within the grace period, then close the upstream client and database."""
@@ -115,26 +156,64 @@ class Gateway:
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    """Check the settings, then run until SIGTERM or SIGINT and shut down gracefully.
+    A configuration that cannot work raises ``StartupError`` before anything starts."""
+    preflight.check(settings)
+    configure_logging(settings.observability.log_level, settings.observability.log_format)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with Gateway(settings) as gateway:
-        print(banner(gateway), flush=True)
+        probe = await preflight.probe_upstream(gateway.upstream_url)
+        print(banner(gateway, probe), flush=True)
         await stop.wait()
         print("revox-gateway: shutting down", file=sys.stderr, flush=True)
 
 
-def banner(gateway: Gateway) -> str:
-    lines = [f"revox-gateway: serving revox.campaigns.v1.CampaignService on {gateway.address}"]
+def _tenant_of(campaigns: Campaigns, default_key: str | None,
+               metadata: Sequence[tuple[str, str | bytes]]) -> str | None:
+    """The tenant id (an HMAC of the key, as the store keys it) an rpc's log line names."""
+    try:
+        key = api_key_from(metadata, default_key)
+    except NoCredentials:
+        return None
+    return campaigns.caller(key).tenant
+
+
+def _upstream_lines(gateway: Gateway, probe: preflight.UpstreamProbe) -> list[str]:
+    url = gateway.upstream_url
     if gateway.simulator is not None:
-        lines += [
-            f"  upstream: the embedded Revox simulator at {gateway.upstream_url}",
-            "  NO REAL PHONE CALLS ARE PLACED: every call is simulated.",
-        ]
+        lines = [f"  upstream: the embedded Revox simulator at {url}"]
+    elif probe.simulator:
+        lines = [f"  upstream: a Revox simulator at {url} (it answers {preflight.SIMULATOR_HEADER})"]
+    elif probe.reachable:
+        return [f"  upstream: {url} (REAL calls are placed: real phones ring)"]
     else:
-        lines.append(f"  upstream: {gateway.upstream_url} (REAL calls are placed)")
+        return [f"  upstream: {url} did not answer ({probe.detail}); rpcs fail with UNAVAILABLE "
+                "until it does (if it is the real API, REAL calls will be placed)"]
+    lines.append("  simulator: no real calls are placed (every call is simulated)")
+    if probe.clock is not None:
+        pace = ("moves only on POST /_simulator/advance" if probe.clock.mode == "manual"
+                else f"runs {probe.clock.speedup:g}x real time")
+        lines += [f"  simulated clock: now {probe.clock.now}, {pace} "
+                  f"(GET {url}/_simulator/state);",
+                  "    campaign and call times follow it, watch heartbeats and logs show "
+                  "wall-clock time"]
+    state = gateway.settings.simulator_state if gateway.simulator is not None else None
+    if state is not None:
+        lines.append(f"  simulator state: {state} (campaigns survive a restart)")
+    return lines
+
+
+def banner(gateway: Gateway, probe: preflight.UpstreamProbe) -> str:
+    lines = [f"revox-gateway: serving revox.campaigns.v1.CampaignService on {gateway.address}"]
+    lines += _upstream_lines(gateway, probe)
+    if gateway.ops is not None:
+        url = f"http://{gateway.ops.address}"
+        taken = (f" ({gateway.settings.metrics_listen} was in use)"
+                 if gateway.ops.fell_back else "")
+        lines.append(f"  metrics: {url}/metrics, health: {url}/healthz{taken}")
     s = gateway.settings
     if s.tls_cert is None:
         plaintext = "-plaintext "

@@ -9,8 +9,9 @@ The process that feeds them is assembled in ``gateway.app``.
 
 from __future__ import annotations
 
+from ._auth import api_key_from
 from ._server import RpcServer
 from ._servicer import CampaignServicer
 from ._status import DOMAIN, status_for
 
-__all__ = ["DOMAIN", "CampaignServicer", "RpcServer", "status_for"]
+__all__ = ["DOMAIN", "CampaignServicer", "RpcServer", "api_key_from", "status_for"]

@@ -1,20 +1,21 @@
 """The gRPC server: build, add, bind, start — and drain on stop.
 
 Transport only: it serves a ``CampaignServicer`` it is given, plus health and
-reflection, on the address and TLS files of ``ServerSettings``. What the
-servicer delegates to (database, upstream client, watch hub) is assembled by
+reflection, on the address and TLS files of ``ServerSettings``, through the
+interceptors it is given (metrics, request ids, access log: ``gateway.observability``).
+What the servicer delegates to (database, upstream client, watch hub) is assembled by
 ``gateway.app``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from ..config import ServerSettings
+from ..config import ServerSettings, StartupError
 from ._handlers import SERVICE_NAME, generic_handler
 from ._reflection import REFLECTION_SERVICES, enable_reflection
 from ._servicer import CampaignServicer
@@ -27,14 +28,20 @@ _MAX_MESSAGE = 64 * 1024 * 1024  # a 100k-contact CreateCampaign is ~10 MB
 class RpcServer:
     """CampaignService, health and reflection on one port (``port`` once started)."""
 
-    def __init__(self, servicer: CampaignServicer, settings: ServerSettings) -> None:
+    def __init__(
+        self, servicer: CampaignServicer, settings: ServerSettings,
+        *, interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    ) -> None:
         self.settings = settings
         self.health = health.aio.HealthServicer()
         self.port = 0
         self._server: grpc.aio.Server | None = grpc.aio.server(
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
+                # grpc sets SO_REUSEPORT by default: a second gateway on a busy port would
+                # then bind, share the port and receive half of the connections.
                 ("grpc.so_reuseport", 0),
             ]
         )
@@ -57,11 +64,11 @@ class RpcServer:
 
     def _bind(self, server: grpc.aio.Server) -> int:
         s = self.settings
+        creds: grpc.ServerCredentials | None = None
         if s.tls_cert is None:
             if s.tls_key is not None or s.tls_client_ca is not None:
                 # Fail closed: never downgrade a TLS/mTLS configuration to plaintext.
                 raise ValueError("tls_key and tls_client_ca need tls_cert")
-            port = server.add_insecure_port(s.listen)
         else:
             key = (s.tls_key or s.tls_cert).read_bytes()
             chain = s.tls_cert.read_bytes()
@@ -69,9 +76,20 @@ class RpcServer:
             creds = grpc.ssl_server_credentials(
                 [(key, chain)], root_certificates=ca, require_client_auth=ca is not None
             )
-            port = server.add_secure_port(s.listen, creds)
+        # gateway.preflight checks the port and the TLS files first; this is for what it
+        # cannot see (a port taken since, a file grpc reads differently), still one line.
+        try:
+            if creds is None:
+                port = server.add_insecure_port(s.listen)
+            else:
+                port = server.add_secure_port(s.listen, creds)
+        except RuntimeError:  # grpc's "Failed to bind to address ...; set GRPC_VERBOSITY"
+            port = 0
         if port == 0:
-            raise OSError(f"cannot listen on {s.listen}")
+            tls = " with the files of --tls-cert/--tls-key" if creds else ""
+            raise StartupError(f"grpc cannot listen on {s.listen}{tls} (in use, or not an "
+                               "address of this machine?); choose another with --listen "
+                               "HOST:PORT")
         return port
 
     async def stop(

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .. import errors
+from ..observability import CreateMetrics
 from ..store import (
     CachedCampaign,
     Database,
@@ -92,8 +93,13 @@ class Campaigns:
         ttl: float = 5.0,
         clock: Callable[[], float] = time.time,
         write_delay: float = _WRITE_DELAY,
+        creates: CreateMetrics | None = None,
     ) -> None:
         self._client = client
+        # Counts idempotent create outcomes (metrics); nothing without ``creates``.
+        self._create_outcome: Callable[[str], None] = (
+            (lambda outcome: None) if creates is None else creates.outcome
+        )
         self._db = db
         self._ttl = ttl
         self._clock = clock
@@ -181,14 +187,18 @@ class Campaigns:
         store = self._db.idempotency
         begin = await store.wait_or_begin(caller.tenant, request_id, request_hash(body), timeout=timeout)
         if isinstance(begin, Replay):
+            self._create_outcome("replayed")
             return await self._replayed(caller, _campaign_of(begin.response), timeout)
         if isinstance(begin, Mismatch):
+            self._create_outcome("mismatch")
             raise errors.RequestIdReused(
                 "request_id was already used with a different request; use a new request_id"
             )
         if isinstance(begin, InFlight):
+            self._create_outcome("in_flight")
             raise errors.CreateInFlight("a create with this request_id is still in flight; retry later")
         if isinstance(begin, OutcomeUnknown):
+            self._create_outcome("unknown")
             raise errors.CreateOutcomeUnknown(
                 "an earlier create with this request_id may or may not have reached the Revox API "
                 "(the gateway stopped or the upstream did not answer); check ListCampaigns before "
@@ -204,6 +214,7 @@ class Campaigns:
                 store.abandon(caller.tenant, request_id)
             raise
         await asyncio.shield(store.complete(caller.tenant, request_id, response))
+        self._create_outcome("created")
         campaign = _campaign_of(response)
         await self._remember(caller, campaign)
         return campaign

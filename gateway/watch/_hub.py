@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from generated.revox.campaigns.v1 import row_pb2
 from ..config import WatchSettings
 from ..convert import ReadMask, decode
 from ..errors import CampaignRecreated, ShuttingDown
+from ..observability import WatchMetrics
 from ..store import ChangeLog, incarnation_of
 from ..upstream import RevoxClient
 from ._events import Mailbox
@@ -57,8 +58,10 @@ class WatchHub:
         settings: WatchSettings,
         token_key: bytes,
         clock: Callable[[], float] = time.time,
+        observer: WatchMetrics | None = None,
     ) -> None:
         self.client = client
+        self.observer = observer  # poll cycles and deliveries are reported to it (metrics)
         self.changelog = changelog
         self.settings = settings
         self.tokens = TokenCodec(token_key)
@@ -153,6 +156,10 @@ class WatchHub:
         st.wake.set()
         return True
 
+    def states(self) -> Iterable[CampaignState]:
+        """The campaigns held now (metrics read their degraded flag and last poll)."""
+        return list(self._campaigns.values())
+
     def stats(self) -> dict[str, Any]:
         return {
             "campaigns": len(self._campaigns),
@@ -228,7 +235,7 @@ class WatchHub:
             elif st.task is None or st.task.done():
                 poller = Poller(
                     st, client=self.client, changelog=self.changelog, settings=self.settings,
-                    clock=self.clock, counters=self._counters,
+                    clock=self.clock, counters=self._counters, observer=self.observer,
                 )
                 st.task = asyncio.create_task(poller.run(), name=f"watch-poller-{campaign_id}")
         return st, mb

@@ -44,6 +44,7 @@ from typing import Any
 from .. import upstream as up
 from ..config import WatchSettings
 from ..errors import CampaignRecreated
+from ..observability import WatchMetrics, forget_request_id
 from ..store import ChangeLog, CommitResult, PollDiff, incarnation_of
 from ._events import Batch
 from ._state import CampaignState
@@ -99,8 +100,10 @@ class Poller:
         settings: WatchSettings,
         clock: Callable[[], float],
         counters: dict[str, int],
+        observer: WatchMetrics | None = None,
     ) -> None:
         self.s = state
+        self._observer = observer
         self._client = client
         self._log = changelog
         self._settings = settings
@@ -310,8 +313,11 @@ class Poller:
         sweep_every = max(1, st.full_sweep_every)
         interval = backoff = base
         full = True  # first poll of this process: full sweep (catches the downtime)
+        forget_request_id()  # started by one subscriber's rpc, it polls for every subscriber
+        now = asyncio.get_running_loop().time
         while True:
             self._cycle_requests = 0
+            started = now()
             try:
                 key = self._pick_key()
             except LookupError:
@@ -346,12 +352,16 @@ class Poller:
                 backoff = min(cap, backoff * 2)
             finally:
                 self._counters["last_cycle_requests"] = self._cycle_requests
+                if self._observer is not None:
+                    self._observer.poll_cycle(now() - started)
             await self._sleep(interval)
 
     def _published(self, result: CommitResult) -> None:
         """A poll succeeded: publish its revision and leave any degraded state."""
         self._polls += 1
         self._counters["polls"] += 1
+        if self._observer is not None:
+            self._observer.committed(len(result.changes))
         if result.changes:
             self.s.publish(Batch(result.revision, result.changes, result.changes[0].committed_at))
         else:

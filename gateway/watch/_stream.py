@@ -103,6 +103,7 @@ class _Stream:
         self.raw = raw
         self.cid = state.campaign_id
         self.log = hub.changelog
+        self.observer = hub.observer
         self.token: Callable[[Position], str] = hub.token_fn(
             self.cid, flt.fingerprint, state.incarnation or ""
         )
@@ -294,7 +295,10 @@ class _Stream:
                     # Defensive: never skip a revision; read the rest from the log.
                     self.mb.overflowed = True
                     break
+                sent = len(out)
                 out += self._deliver(b)
+                if self.observer is not None and len(out) > sent:
+                    self.observer.delivered(b.committed_at)  # commit -> delivery latency
             s = self.state
             if (s.degraded, s.final) != self._flags and (s.degraded or s.final or self._flags[0]):
                 out.append(self._heartbeat())
