@@ -67,8 +67,11 @@ repeat: install node-deps
 	done
 
 # Seeded consistency runs of the watch (20 seeds, ~4 min); not part of `make test`.
+# The watch consistency model over 20 seeds, then the idempotent-create fault matrix
+# (RELIABILITY.md); each bounded by timeout so the target ends within ~10 min.
 reliability: install
-	$(PY) -m tests.reliability --seeds 20
+	timeout 420 $(PY) -m tests.reliability --seeds 20
+	timeout 180 $(PY) -m tests.reliability.faults
 
 # Mutation testing (mutmut) of the critical modules, one worker, within a time budget (default
 # 22 min); prints the score per module and the surviving mutants, also written to

@@ -1,4 +1,4 @@
-"""``revox-gateway`` / ``python -m gateway``: ``serve`` or ``simulator``.
+"""``revox-gateway`` / ``python -m gateway``: ``serve``, ``migrate`` or ``simulator``.
 
 Why a custom parser: a misconfigured start must explain itself in one line on stderr,
 naming the flag that fixes it, with exit status 2 and no traceback; argparse's own errors
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
+import os
 import sys
 import textwrap
 from importlib.metadata import PackageNotFoundError, version
@@ -67,9 +69,51 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     add_serve_arguments(serve_parser)
+    migrate_parser = commands.add_parser(
+        "migrate", help="upgrade the database schema to this gateway's revision, then exit",
+        description="Upgrade the schema of the gateway database to this gateway's head\n"
+                    "revision and print it (what serve does at start-up unless\n"
+                    "--no-migrate). Safe to run while replicas start: one migrates.",
+        formatter_class=_HelpFormatter,
+    )
+    migrate_parser.add_argument(
+        "--database", metavar="URL", default=None,
+        help="SQLAlchemy async URL of the gateway's database (env GATEWAY_DATABASE_URL; "
+             "default: sqlite+aiosqlite:///revox-gateway.db)")
     commands.add_parser("simulator", help="serve the Revox simulator alone (see: simulator "
                                           "--help)", add_help=False)
     return parser
+
+
+def _migrate(database: str | None) -> int:
+    """``revox-gateway migrate``: upgrade, print the head revision (exit 0)."""
+    from . import preflight
+    from .config import Settings
+    from .store import migrate
+
+    url = database or os.environ.get("GATEWAY_DATABASE_URL") or Settings.database_url
+    preflight.check_database(url)  # a malformed URL, a SQLite file's missing directory
+    head = asyncio.run(migrate(url))
+    print(f"{_PROG}: database schema at revision {head}", flush=True)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .config import settings_from_args
+
+    settings = settings_from_args(args)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .workers import WORKER_ENV, serve_workers
+
+    if os.environ.get(WORKER_ENV):  # one of the --workers processes
+        settings = dataclasses.replace(settings, reuse_port=True)
+    elif settings.workers > 1:
+        return serve_workers(settings, args.argv)
+    from .app import serve
+
+    asyncio.run(serve(settings))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,16 +123,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return simulator_main(argv[1:])
     args = build_parser().parse_args(argv)
+    args.argv = argv
     # Imported once the flags parse: --help and --version need neither grpc nor SQL.
-    from .app import serve
-    from .config import StartupError, settings_from_args
+    from .config import StartupError
+    from .store._errors import DatabaseUnavailable, MigrationFailed, SchemaOutdated, SchemaTooNew
 
     try:
-        settings = settings_from_args(args)
-        logging.basicConfig(level=settings.log_level,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        asyncio.run(serve(settings))
-    except StartupError as exc:
+        if args.command == "migrate":
+            return _migrate(args.database)
+        return _serve(args)
+    except (StartupError, DatabaseUnavailable, MigrationFailed, SchemaOutdated,
+            SchemaTooNew) as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr, flush=True)
         return 2
     except KeyboardInterrupt:

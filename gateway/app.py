@@ -17,6 +17,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from dataclasses import fields
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -27,13 +28,14 @@ from generated.revox.campaigns.v1 import campaign_service_pb2
 from . import preflight
 from .config import SIMULATOR_KEY, Settings, StartupError
 from .errors import NoCredentials
+from .limits import Limits, LimitSettings, attach
 from .observability import Metrics, configure_logging
 from .observability.serving import DatabaseProbe, HealthMonitor, OpsServer, RpcObserver
 from .rpc import CampaignServicer, RpcServer, api_key_from
 from .service import Campaigns
 from .store import Database
 from .upstream import RevoxClient
-from .watch import WatchHub
+from .watch import NotifyDoorbell, WatchHub
 
 if TYPE_CHECKING:
     from grpc_health.v1._async import HealthServicer
@@ -82,24 +84,35 @@ class Gateway:
         if s.simulator:
             await self._start_simulator()
         self.db = db = await self._stack.enter_async_context(
-            Database(s.database_url, tenant_secret=s.tenant_secret)
+            Database(s.database_url, tenant_secret=s.tenant_secret, migrate=not s.no_migrate)
         )
         client = await self._stack.enter_async_context(
             RevoxClient(self.upstream_url, transport=self._transport,
                         default_timeout=s.upstream_timeout, page_base=s.upstream_page_base,
                         observer=metrics.upstream)
         )
-        campaigns = Campaigns(client, db, ttl=s.cache_ttl, creates=metrics.creates)
+        campaigns = Campaigns(client, db, ttl=s.cache_ttl, creates=metrics.creates,
+                              reconcile_grace=s.reconcile_grace)
         self._stack.push_async_callback(campaigns.drain)
         # A key derived from the tenant secret signs resume tokens, so a token
         # from another gateway database does not verify.
         token_key = bytes.fromhex(db.tenants.tenant_of("\x00watch-token-key"))
+        # Replicas: the lease decides who polls a campaign; the others follow its log,
+        # woken by NOTIFY on PostgreSQL (reading it every second anyway), or every 0.2 s.
+        dsn = db.notify_dsn
         self.watch = await self._stack.enter_async_context(
             WatchHub(client=client, changelog=db.changelog, settings=s.watch, token_key=token_key,
-                     observer=metrics.watch)
+                     observer=metrics.watch, follow_interval=0.2 if dsn is None else 1.0)
         )
+        if dsn is not None:
+            await self._stack.enter_async_context(
+                NotifyDoorbell(dsn, ring=self.watch.ring, ring_all=self.watch.ring_all))
         metrics.watch.attach(self.watch)
-        servicer = CampaignServicer(campaigns, default_api_key=self.default_api_key, watcher=self.watch)
+        limits = Limits(LimitSettings(**{f.name: getattr(s, f.name) for f in fields(LimitSettings)}),
+                        refused=metrics.limits.refused)
+        attach(self.watch, limits)  # watch stream caps and admission sharing
+        servicer = CampaignServicer(campaigns, default_api_key=self.default_api_key, watcher=self.watch,
+                                    limits=limits)
         observer = RpcObserver(metrics, tenant_of=partial(_tenant_of, campaigns, self.default_api_key),
                                logged_services=(SERVICE_NAME,))
         self.rpc = RpcServer(servicer, s.server, interceptors=(observer,))

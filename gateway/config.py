@@ -69,6 +69,7 @@ class WatchSettings:
     subscriber_queue: int = 1024
     webhook_listen: str | None = None
     upstream_timeout: float = 30.0
+    lease_ttl: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class ServerSettings:
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
     shutdown_grace: float = 10.0
+    reuse_port: bool = False  # a --workers process: share the port (SO_REUSEPORT)
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,20 @@ class Settings:
     upstream_url: str = DEFAULT_UPSTREAM
     api_key: str | None = None
     database_url: str = "sqlite+aiosqlite:///revox-gateway.db"
+    no_migrate: bool = False  # only check the schema (``revox-gateway migrate`` upgrades it)
     simulator: bool = False
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
     cache_ttl: float = 5.0
+    reconcile_grace: float = 120.0  # CreateCampaign: see gateway.service._create
+    # Load caps of this process (gateway.limits.LimitSettings, same names and defaults)
+    max_watch_streams_per_key: int = 100
+    max_watch_streams: int = 5000
+    admission_ttl: float = 5.0
+    max_create_contacts: int = 500_000
+    rate_per_second: float = 50.0
+    rate_burst: int = 100
     shutdown_grace: float = 10.0
     tenant_secret: str | None = None
     upstream_timeout: float = 30.0
@@ -125,6 +136,10 @@ class Settings:
     linger_seconds: float = 5.0
     subscriber_queue: int = 1024
     webhook_listen: str | None = None
+    lease_ttl: float = 10.0  # seconds a campaign's poller lease lasts without renewal
+    # Several processes on one port (SO_REUSEPORT), one database
+    workers: int = 1
+    reuse_port: bool = False  # set in each --workers process, not a flag
     # The embedded simulator (with --simulator)
     simulator_speedup: float = 60.0
     simulator_seed: int | None = None  # None: fresh randomness on every start
@@ -214,6 +229,18 @@ def _page_base(value: str) -> int | None:
     return None if value == "auto" else int(value)
 
 
+def _workers(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise ValueError(f"{value!r} is not a whole number from 1 to 64")
+    return int(value)
+
+
+def _count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{value!r} is not a whole number >= 1")
+    return int(value)
+
+
 def _log_level(value: str) -> str:
     if value.upper() not in LOG_LEVELS:
         raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
@@ -283,6 +310,8 @@ FLAGS: tuple[Flag, ...] = (
          "variable, as a flag shows in ps", "REVOX_API_KEY", _non_empty, "KEY"),
     Flag("--database", "database_url", "SQLAlchemy async URL of the gateway's database",
          "GATEWAY_DATABASE_URL", _non_empty, "URL"),
+    Flag("--no-migrate", "no_migrate", "only check that the database schema is current "
+         "(upgrade it with: revox-gateway migrate --database URL)", convert=None),
     Flag("--upstream-page-base", "upstream_page_base", "number of the upstream's first rows "
          "page: 0, 1, or auto to learn it from the answers", "REVOX_PAGE_BASE", _page_base,
          "BASE", shown="auto"),
@@ -304,6 +333,21 @@ FLAGS: tuple[Flag, ...] = (
          "certificate it signed: mutual TLS", convert=Path, metavar="FILE"),
     Flag("--cache-ttl", "cache_ttl", "seconds a cached campaign is served without asking "
          "upstream", "GATEWAY_CACHE_TTL", _seconds, "SECONDS"),
+    Flag("--reconcile-grace", "reconcile_grace", "CreateCampaign: seconds after a create "
+         "whose answer was lost before a retry with its request_id that finds no such "
+         "campaign upstream creates it", "GATEWAY_RECONCILE_GRACE", _seconds, "SECONDS"),
+    Flag("--max-watch-streams-per-key", "max_watch_streams_per_key", "WatchCampaignRows "
+         "streams one API key may hold open on this process", convert=_count, metavar="N"),
+    Flag("--max-watch-streams", "max_watch_streams", "WatchCampaignRows streams this "
+         "process serves at once", convert=_count, metavar="N"),
+    Flag("--admission-ttl", "admission_ttl", "WatchCampaignRows: seconds a key's admission "
+         "to a campaign is reused by its next streams", convert=_seconds, metavar="SECONDS"),
+    Flag("--max-create-contacts", "max_create_contacts", "total contacts of the "
+         "CreateCampaigns this process runs at once", convert=_count, metavar="N"),
+    Flag("--rate", "rate_per_second", "unary calls per second per API key (token bucket)",
+         convert=_positive, metavar="PER_SECOND"),
+    Flag("--rate-burst", "rate_burst", "unary calls an idle API key may make at once",
+         convert=_count, metavar="N"),
     Flag("--shutdown-grace", "shutdown_grace", "seconds in-flight calls get to finish on "
          "SIGTERM", convert=_seconds, metavar="SECONDS"),
     Flag("--poll-interval", "poll_interval", "WatchCampaignRows: base seconds between polls "
@@ -315,6 +359,11 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--webhook-listen", "webhook_listen", "WatchCampaignRows: address of the "
          "call-completed webhook that triggers an immediate poll", "GATEWAY_WEBHOOK_LISTEN",
          _host_port, "HOST:PORT", shown="off"),
+    Flag("--lease-ttl", "lease_ttl", "WatchCampaignRows: seconds a replica's lease on "
+         "polling a campaign lasts unrenewed (renewed every third of it)", convert=_positive,
+         metavar="SECONDS"),
+    Flag("--workers", "workers", "gRPC server processes sharing the --listen port "
+         "(SO_REUSEPORT) and the database", convert=_workers, metavar="N"),
     Flag("--log-level", "log_level", "DEBUG, INFO, WARNING or ERROR", "GATEWAY_LOG_LEVEL",
          _log_level, "LEVEL"),
     Flag("--log-format", "log_format", "text, or json: one JSON object per line; either way "
@@ -403,6 +452,26 @@ def _metrics_default(values: dict[str, Any]) -> None:
         values["metrics_listen"] = None
 
 
+def _check_workers(values: dict[str, Any]) -> None:
+    """--workers N (N > 1): every worker binds the same fixed port; no embedded simulator
+    (each worker would start its own, with its own campaigns)."""
+    workers = values["workers"]
+    if workers <= 1:
+        return
+    if values["simulator"]:
+        raise StartupError(f"--workers {workers} cannot share --simulator (each worker would "
+                           "simulate its own campaigns); start the simulator alone "
+                           "(revox-gateway simulator) and pass --upstream-url, or drop --workers")
+    if split_host_port(values["listen"])[1] == 0:
+        raise StartupError(f"--workers {workers} needs a fixed port in --listen (port 0 would "
+                           "give each worker its own); choose one with --listen HOST:PORT")
+    for flag, field in (("--webhook-listen", "webhook_listen"),
+                        ("--metrics-listen", "metrics_listen")):
+        if values[field]:
+            raise StartupError(f"--workers {workers} cannot share {flag} (one port per "
+                               f"process); drop {flag} or run separate replicas")
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     values = {flag.field: _resolve(flag, args) for flag in FLAGS}
     if values["tls_key"] is not None and values["tls_cert"] is None:
@@ -415,6 +484,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise StartupError(f"--max-poll-interval {values['max_poll_interval']:g} is below "
                            f"--poll-interval {values['poll_interval']:g}; raise "
                            "--max-poll-interval or lower --poll-interval")
+    _check_workers(values)
     _metrics_default(values)
     state = values["simulator_state"]
     if state is None:

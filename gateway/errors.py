@@ -13,6 +13,8 @@ One function, ``gateway.rpc.status_for``, maps both trees to gRPC statuses.
     ├── OperationRefused         the upstream answered success: false
     ├── ResumeTokenInvalid       malformed, forged or foreign resume token
     ├── ResumeTokenExpired       resume token older than the retained log
+    ├── LimitExceeded            a load cap of this process refused the call
+    │                            (RESOURCE_EXHAUSTED with RetryInfo)
     ├── CampaignRecreated        the campaign id now names another incarnation
     │                            (deleted and created again): what referred to
     │                            the old one (a stream, a token, a request_id)
@@ -32,6 +34,7 @@ __all__ = [
     "FieldViolation",
     "GatewayError",
     "InvalidArgument",
+    "LimitExceeded",
     "NoCredentials",
     "OperationRefused",
     "RequestIdReused",
@@ -81,7 +84,17 @@ class CreateInFlight(GatewayError):
 
 
 class CreateOutcomeUnknown(GatewayError):
+    """``candidates``: campaign ids that all match the request (ambiguous);
+    ``retry_after``: seconds until a retry may find out more (e.g. the grace window)."""
+
     reason = "CREATE_OUTCOME_UNKNOWN"
+
+    def __init__(
+        self, message: str, *, candidates: Sequence[str] = (), retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.candidates = tuple(candidates)
+        self.retry_after = retry_after
 
 
 class OperationRefused(GatewayError):
@@ -102,6 +115,17 @@ class ResumeTokenExpired(GatewayError):
 
 class CampaignRecreated(GatewayError):
     reason = "CAMPAIGN_RECREATED"
+
+
+class LimitExceeded(GatewayError):
+    """``cap``: which cap refused (the metric label); ``retry_after``: seconds."""
+
+    reason = "LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, *, cap: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.cap = cap
+        self.retry_after = retry_after
 
 
 class ShuttingDown(GatewayError):

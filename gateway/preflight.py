@@ -37,7 +37,8 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 def check(settings: Settings) -> None:
     """Every start-up check; raises ``StartupError`` for the first that fails."""
-    check_listen(settings.listen, "--listen")
+    if not settings.reuse_port:  # a --workers process: the parent probed, siblings hold it
+        check_listen(settings.listen, "--listen")
     if settings.webhook_listen:
         check_listen(settings.webhook_listen, "--webhook-listen")
     check_database(settings.database_url)

@@ -70,7 +70,7 @@ class _HubCollector(Collector):
                     stats.get("subscribers", 0))
         yield gauge("campaigns", "Campaigns the hub holds (watched, or lingering after "
                     "their last stream).", stats.get("campaigns", 0))
-        yield gauge("pollers", "Running pollers (one per watched, non-final campaign).",
+        yield gauge("pollers", "Campaigns this process polls (holding their poller lease).",
                     stats.get("pollers", 0))
         yield gauge("degraded_campaigns", "Watched campaigns whose last poll failed.",
                     sum(1 for s in states if s.degraded))

@@ -23,6 +23,31 @@ from ._servicer import CampaignServicer
 __all__ = ["RpcServer"]
 
 _MAX_MESSAGE = 64 * 1024 * 1024  # a 100k-contact CreateCampaign is ~10 MB
+# --workers: connections are closed after 5 min (then 30 s for calls in flight) so that
+# clients reconnect and the kernel spreads them over the workers again.
+_WORKER_OPTIONS = (("grpc.max_connection_age_ms", 300_000),
+                   ("grpc.max_connection_age_grace_ms", 30_000))
+
+
+# HTTP/2 limits, per connection, set on purpose rather than left to grpc's defaults:
+_HTTP2_LIMITS = (
+    # Streams one connection may have open at once: one client cannot hold more watch
+    # streams than this on one connection (the per-key and per-process caps of
+    # gateway.limits still apply); beyond it the client queues, it is not refused.
+    ("grpc.max_concurrent_streams", 1000),
+    # Keepalive enforcement: a client may ping at most every 10 s while no data flows;
+    # pinging faster twice (max_ping_strikes) earns a GOAWAY (too_many_pings). Without
+    # it a misconfigured client could keep the event loop busy answering pings.
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 2),
+    # Clients may keep an idle connection alive with pings (a watch client between
+    # streams, behind a NAT that forgets quiet flows), within the interval above.
+    ("grpc.keepalive_permit_without_calls", 1),
+    # The server pings a quiet connection every 60 s and drops it when no answer comes
+    # within 20 s: a watch client that vanished (host gone, no FIN) frees its stream.
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+)
 
 
 class RpcServer:
@@ -41,8 +66,11 @@ class RpcServer:
                 ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
                 # grpc sets SO_REUSEPORT by default: a second gateway on a busy port would
-                # then bind, share the port and receive half of the connections.
-                ("grpc.so_reuseport", 0),
+                # then bind, share the port and receive half of the connections. Only
+                # --workers processes share it on purpose (gateway.workers).
+                ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
+                *(_WORKER_OPTIONS if settings.reuse_port else ()),
+                *_HTTP2_LIMITS,
             ]
         )
         self._server.add_generic_rpc_handlers((generic_handler(servicer),))

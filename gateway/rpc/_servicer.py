@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
@@ -17,6 +18,7 @@ from generated.revox.campaigns.v1 import campaign_pb2
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 from .. import convert
+from ..limits import Limits
 from ..service import Caller, CampaignRead, Campaigns
 from . import _page_tokens as tokens
 from . import _validation as check
@@ -48,8 +50,10 @@ class CampaignServicer:
         default_api_key: str | None,
         watcher: Watcher | None = None,
         rendered_memo: int = 4096,
+        limits: Limits | None = None,
     ) -> None:
         self._campaigns = campaigns
+        self._limits = limits  # gateway.limits: per-key rate, creates in flight
         self._default_key = default_api_key
         self._watcher = watcher
         # Serialized Campaign per (tenant, id, fetched_at): a cache hit answers
@@ -57,21 +61,27 @@ class CampaignServicer:
         self._rendered: OrderedDict[tuple[str, str, float], bytes] = OrderedDict()
         self._rendered_size = rendered_memo
 
-    def _caller(self, context: Context) -> Caller:
+    def _caller(self, context: Context, *, rated: bool = True) -> Caller:
+        """The caller; ``rated``: the call takes a token of its key's rate limit (every
+        rpc but WatchCampaignRows, whose streams have their own caps)."""
         key = api_key_from(context.invocation_metadata(), self._default_key)
-        return self._campaigns.caller(key)
+        caller = self._campaigns.caller(key)
+        if rated and self._limits is not None:
+            self._limits.take(caller.tenant)
+        return caller
 
     async def CreateCampaign(
         self, request: pb.CreateCampaignRequest, context: Context
     ) -> campaign_pb2.Campaign:
         check.check_create(request)
         caller = self._caller(context)
-        campaign = await self._campaigns.create(
-            caller,
-            convert.create_body(request),
-            request_id=request.request_id,
-            timeout=context.time_remaining(),
-        )
+        with self._limits.creating(len(request.contacts)) if self._limits else nullcontext():
+            campaign = await self._campaigns.create(
+                caller,
+                convert.create_body(request),
+                request_id=request.request_id,
+                timeout=context.time_remaining(),
+            )
         return convert.decode(campaign, campaign_pb2.Campaign)
 
     async def ListCampaigns(
@@ -125,7 +135,12 @@ class CampaignServicer:
         self, request: pb.DeleteCampaignRequest, context: Context
     ) -> empty_pb2.Empty:
         check.check_id("id", request.id)
-        await self._campaigns.delete(self._caller(context), request.id, timeout=context.time_remaining())
+        try:
+            await self._campaigns.delete(self._caller(context), request.id,
+                                         timeout=context.time_remaining())
+        finally:
+            if self._limits is not None:  # the id may name another campaign soon
+                self._limits.forget(request.id)
         return empty_pb2.Empty()
 
     async def CancelCampaign(
@@ -186,7 +201,7 @@ class CampaignServicer:
         # Not a generator itself: the hub's stream is handed over as is (one generator
         # layer less per event per subscriber); events arrive pre-serialized (raw).
         check.check_watch(request)
-        caller = self._caller(context)
+        caller = self._caller(context, rated=False)
         if self._watcher is None:
             raise NotImplementedError("WatchCampaignRows is not enabled on this gateway")
         return self._watcher.watch(caller, request, context, raw=True)

@@ -60,6 +60,7 @@ _GATEWAY: dict[type[gw.GatewayError], int] = {
     gw.ResumeTokenInvalid: code_pb2.INVALID_ARGUMENT,
     gw.ResumeTokenExpired: code_pb2.OUT_OF_RANGE,
     gw.ShuttingDown: code_pb2.UNAVAILABLE,
+    gw.LimitExceeded: code_pb2.RESOURCE_EXHAUSTED,
 }
 
 
@@ -84,6 +85,16 @@ def _classify_gateway(exc: gw.GatewayError) -> _Classified:
         details.append(_bad_request([("resume_token", exc.message)]))
     elif isinstance(exc, gw.ResumeTokenExpired):
         meta["oldest_revision"] = str(exc.oldest_revision)
+    elif isinstance(exc, gw.LimitExceeded):
+        meta["cap"] = exc.cap
+        meta["retry_after_seconds"] = f"{exc.retry_after:g}"
+        details.append(_retry_info(exc.retry_after))
+    elif isinstance(exc, gw.CreateOutcomeUnknown):
+        if exc.candidates:
+            meta["candidate_campaign_ids"] = ",".join(exc.candidates)
+        if exc.retry_after is not None:
+            details.append(_retry_info(exc.retry_after))
+            meta["retry_after_seconds"] = f"{exc.retry_after:g}"
     return code, exc.reason, exc.message, meta, details
 
 
@@ -100,9 +111,7 @@ def _classify_upstream(exc: up.UpstreamError, creating: bool) -> _Classified:
             return code_pb2.ALREADY_EXISTS, "UPSTREAM_CONFLICT", message, meta, details
         return code_pb2.ABORTED, "UPSTREAM_CONFLICT", message, meta, details
     if isinstance(exc, up.RateLimited | up.ServerError) and exc.retry_after is not None:
-        delay = duration_pb2.Duration()
-        delay.FromNanoseconds(int(exc.retry_after * 1e9))
-        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(_retry_info(exc.retry_after))
         meta["retry_after_seconds"] = f"{exc.retry_after:g}"
     if isinstance(exc, up.RateLimited):
         return code_pb2.RESOURCE_EXHAUSTED, "UPSTREAM_RATE_LIMITED", message, meta, details
@@ -111,6 +120,12 @@ def _classify_upstream(exc: up.UpstreamError, creating: bool) -> _Classified:
             code, reason = _UPSTREAM[cls]
             return code, reason, message, meta, details
     return code_pb2.UNAVAILABLE, "UPSTREAM_ERROR", message, meta, details
+
+
+def _retry_info(seconds: float) -> error_details_pb2.RetryInfo:
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(int(seconds * 1e9))
+    return error_details_pb2.RetryInfo(retry_delay=delay)
 
 
 def _bad_request(violations: Sequence[tuple[str, str]]) -> error_details_pb2.BadRequest:

@@ -33,11 +33,6 @@ from ..observability import CreateMetrics
 from ..store import (
     CachedCampaign,
     Database,
-    InFlight,
-    Mismatch,
-    OutcomeUnknown,
-    Replay,
-    Started,
     incarnation_of,
     is_fresh,
 )
@@ -48,11 +43,11 @@ from ..upstream import (
     RevoxClient,
     ServerError,
     UpstreamError,
-    UpstreamStatusError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from ._caller import Caller
+from ._create import DEFAULT_RECONCILE_GRACE, IdempotentCreate, campaign_of
 from ._rows import RowsPage, rows_window
 
 __all__ = ["CacheState", "CampaignRead", "Campaigns", "RowsPage", "request_hash"]
@@ -94,6 +89,7 @@ class Campaigns:
         clock: Callable[[], float] = time.time,
         write_delay: float = _WRITE_DELAY,
         creates: CreateMetrics | None = None,
+        reconcile_grace: float = DEFAULT_RECONCILE_GRACE,
     ) -> None:
         self._client = client
         # Counts idempotent create outcomes (metrics); nothing without ``creates``.
@@ -112,6 +108,10 @@ class Campaigns:
         self._write_delay = write_delay
         self._flush_timer: asyncio.TimerHandle | None = None
         self._flush_task: asyncio.Task[None] | None = None
+        self._create = IdempotentCreate(
+            client, db, grace=reconcile_grace, outcome=self._create_outcome,
+            remember=self._remember, replayed=self._replayed,
+        )
 
     def _write_behind(self, write: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(write)
@@ -181,43 +181,11 @@ class Campaigns:
     async def create(
         self, caller: Caller, body: dict[str, Any], *, request_id: str, timeout: float | None
     ) -> dict[str, Any]:
-        """POST the campaign once per ``request_id``; a duplicate gets the first result."""
+        """POST the campaign once per ``request_id``; a duplicate gets the first result
+        (``_create``: unknown outcomes are reconciled on the caller's retry)."""
         if not request_id:
             return await self._post(caller, body, timeout)
-        store = self._db.idempotency
-        begin = await store.wait_or_begin(caller.tenant, request_id, request_hash(body), timeout=timeout)
-        if isinstance(begin, Replay):
-            self._create_outcome("replayed")
-            return await self._replayed(caller, _campaign_of(begin.response), timeout)
-        if isinstance(begin, Mismatch):
-            self._create_outcome("mismatch")
-            raise errors.RequestIdReused(
-                "request_id was already used with a different request; use a new request_id"
-            )
-        if isinstance(begin, InFlight):
-            self._create_outcome("in_flight")
-            raise errors.CreateInFlight("a create with this request_id is still in flight; retry later")
-        if isinstance(begin, OutcomeUnknown):
-            self._create_outcome("unknown")
-            raise errors.CreateOutcomeUnknown(
-                "an earlier create with this request_id may or may not have reached the Revox API "
-                "(the gateway stopped or the upstream did not answer); check ListCampaigns before "
-                "creating again with a new request_id"
-            )
-        assert isinstance(begin, Started)
-        try:
-            response = await self._client.create_campaign(caller.api_key, body, timeout=timeout)
-        except BaseException as exc:
-            if _definitely_not_created(exc):
-                await asyncio.shield(store.abort(caller.tenant, request_id))
-            else:
-                store.abandon(caller.tenant, request_id)
-            raise
-        await asyncio.shield(store.complete(caller.tenant, request_id, response))
-        self._create_outcome("created")
-        campaign = _campaign_of(response)
-        await self._remember(caller, campaign)
-        return campaign
+        return await self._create(caller, body, request_hash(body), request_id, timeout)
 
     async def _replayed(
         self, caller: Caller, campaign: dict[str, Any], timeout: float | None
@@ -362,11 +330,7 @@ class Campaigns:
         return response
 
 
-def _campaign_of(response: dict[str, Any]) -> dict[str, Any]:
-    campaign = response.get("campaign")
-    if not isinstance(campaign, dict):
-        raise MalformedResponse("response has no 'campaign' object", status=200)
-    return campaign
+_campaign_of = campaign_of
 
 
 def _budget(timeout: float | None, have_fallback: bool) -> float | None:
@@ -374,20 +338,3 @@ def _budget(timeout: float | None, have_fallback: bool) -> float | None:
         return timeout
     return timeout * _STALE_BUDGET
 
-
-def _definitely_not_created(exc: BaseException) -> bool:
-    """True when the upstream certainly did not create the campaign.
-
-    A 4xx answer, a request refused before sending, and a refused connection
-    mean nothing was created. A 5xx
-    answer is the upstream saying it failed; it is taken at its word, so the
-    caller may retry with the same request_id. A timeout, a dropped connection
-    after sending, a malformed 2xx or a cancellation leave the outcome
-    unknown: the request_id stays reserved rather than risk calling the
-    contact list twice.
-    """
-    if isinstance(exc, UpstreamStatusError):
-        return True
-    if isinstance(exc, UpstreamUnavailable):
-        return not exc.maybe_sent
-    return not isinstance(exc, UpstreamError | asyncio.CancelledError) and isinstance(exc, Exception)

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 from ._campaigns import CachedCampaign, CachedList, CampaignCache, is_fresh
 from ._changelog import (
+    NOTIFY_CHANNEL,
     Change,
     ChangeKind,
     ChangeLog,
     CommitResult,
     Extractor,
+    LeaseLost,
     RevisionAhead,
     RevisionCompacted,
     Snapshot,
+    WatchLease,
     WatchState,
     default_extractor,
 )
@@ -53,6 +56,7 @@ from ._tenancy import TenantHasher
 from ._watch_diff import PollDiff
 
 __all__ = [
+    "NOTIFY_CHANNEL",
     "Begin",
     "CachedCampaign",
     "CachedList",
@@ -66,6 +70,7 @@ __all__ = [
     "Extractor",
     "IdempotencyStore",
     "InFlight",
+    "LeaseLost",
     "MigrationFailed",
     "Mismatch",
     "OutcomeUnknown",
@@ -78,6 +83,7 @@ __all__ = [
     "Snapshot",
     "Started",
     "TenantHasher",
+    "WatchLease",
     "WatchState",
     "default_extractor",
     "display_url",

@@ -37,6 +37,16 @@ from ._base import MAX_PARAMS, Engines, chunked, upsert
 from ._incarnation import bind_incarnation
 from ._schema import watch_campaigns, watch_changes, watch_rows
 from ._watch_diff import PollDiff, compare, observe_items, prepare
+from ._watch_lease import (
+    NOTIFY_CHANNEL,
+    LeaseLost,
+    WatchLease,
+    check_lease,
+    lease_is_free,
+    release_lease,
+    renew_lease,
+    take_lease,
+)
 from ._watch_read import changes_since, iter_snapshot
 from ._watch_stored import append_removals, mark_changed_paths, stored_rows
 from ._watch_types import (
@@ -58,10 +68,13 @@ __all__ = [
     "ChangeLog",
     "CommitResult",
     "Extractor",
+    "LeaseLost",
+    "NOTIFY_CHANNEL",
     "PollDiff",
     "RevisionAhead",
     "RevisionCompacted",
     "Snapshot",
+    "WatchLease",
     "WatchState",
     "default_extractor",
 ]
@@ -164,8 +177,14 @@ class ChangeLog:
                     stored.update((r[0], r[1]) for r in res)
         diff.keep(items, stored)
 
-    async def commit(self, diff: PollDiff, *, now: float) -> CommitResult:
-        """Commit a poll's changes as one revision (none: no new revision)."""
+    async def commit(
+        self, diff: PollDiff, *, now: float, lease: WatchLease | None = None
+    ) -> CommitResult:
+        """Commit a poll's changes as one revision (none: no new revision).
+
+        ``lease``: commit only while it is the campaign's current poller lease, checked
+        under the row lock in this transaction (else :class:`LeaseLost`, nothing written).
+        """
         campaign_key = diff.campaign_key
         # Canonical JSON of the few rows that may have changed, before taking the
         # write lock (in a thread when many, e.g. a new campaign's first sweep).
@@ -175,6 +194,8 @@ class ChangeLog:
             observed = prepare(diff.candidates)
         async with self._e.write.begin() as conn:
             current = await self._head(conn, campaign_key)
+            if lease is not None:
+                await check_lease(conn, campaign_key, lease)
             stored = await stored_rows(conn, diff, observed, current)
             revision = current + 1
             d = compare(campaign_key, revision, observed, stored, self._extract, now)
@@ -201,6 +222,9 @@ class ChangeLog:
                 )
             if changes:
                 current = revision
+                if self._e.dialect == "postgresql":
+                    await conn.execute(select(func.pg_notify(
+                        NOTIFY_CHANNEL, f"{campaign_key}:{revision}")))
             await conn.execute(
                 update(watch_campaigns)
                 .where(watch_campaigns.c.campaign_key == campaign_key)
@@ -233,6 +257,33 @@ class ChangeLog:
         )
         await conn.execute(register.on_conflict_do_nothing(index_elements=["campaign_key"]))
         return int((await conn.execute(locked)).scalar_one())
+
+    # -- the poller lease (``_watch_lease``) ----------------------------------------
+
+    async def take_lease(
+        self, campaign_key: str, owner: str, *, ttl: float, now: float
+    ) -> WatchLease | None:
+        """Take or keep the poller lease of a campaign; None while another holds it."""
+        async with self._e.write.begin() as conn:
+            await self._head(conn, campaign_key)
+            return await take_lease(conn, campaign_key, owner, ttl=ttl, now=now)
+
+    async def renew_lease(
+        self, campaign_key: str, lease: WatchLease, *, ttl: float, now: float
+    ) -> bool:
+        """Extend a held lease; False when it was lost."""
+        async with self._e.write.begin() as conn:
+            return await renew_lease(conn, campaign_key, lease, ttl=ttl, now=now)
+
+    async def release_lease(self, campaign_key: str, lease: WatchLease) -> None:
+        """Give a held lease up at once (a successor need not wait for it to expire)."""
+        async with self._e.write.begin() as conn:  # NOTIFYs followers on PostgreSQL
+            await release_lease(conn, campaign_key, lease, notify=self._e.dialect == "postgresql")
+
+    async def lease_is_free(self, campaign_key: str, *, now: float) -> bool:
+        """Nobody holds the campaign's poller lease (released, expired or never taken)."""
+        async with self._e.read_autocommit.connect() as conn:
+            return await lease_is_free(conn, campaign_key, now)
 
     async def bind_incarnation(self, campaign_key: str, incarnation: str) -> bool:
         """Bind the campaign's log to ``incarnation``; True when that dropped another's

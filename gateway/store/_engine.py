@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -270,6 +271,15 @@ class Database:
     def engines(self) -> Engines:
         """The read and write engines, for another component on the same database."""
         return self._engines
+
+    @property
+    def notify_dsn(self) -> str | None:
+        """PostgreSQL: the asyncpg DSN (password included: never log it) of a dedicated
+        LISTEN connection (``gateway.watch._doorbell``); None on SQLite."""
+        if self._engines.dialect != "postgresql":
+            return None
+        url = make_url(self._url).set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
 
     @property
     def engine(self) -> AsyncEngine:

@@ -14,13 +14,14 @@ upstream and ``done`` with the first response afterwards. Outcomes of
   owns the key right now (``begin``), or the wait timed out (``wait_or_begin``).
 * :class:`OutcomeUnknown` - a ``pending`` row nobody alive owns: the gateway
   crashed (or the owner abandoned) after possibly sending the POST.
-  The caller maps it to ABORTED "outcome unknown, check ListCampaigns".
+  The caller reconciles it (``gateway.service._create``) and ends it with
+  ``settle_unknown`` or ``release_unknown`` (compare-and-set, ``_reconcile``).
 
 Decision on stale pending rows: a create whose outcome is unknown is never
 silently retried, because a duplicate campaign places real phone calls. Only
 after ``pending_timeout`` (default 10 min; ``None`` = never) does a new request
 with the same id and body take the key over, as ``Started(recovered=True)`` so
-the caller can log it and, ideally, reconcile against ListCampaigns first. The
+the caller reconciles against the upstream's campaigns first. The
 timeout is measured from the row's last update.
 
 Concurrent duplicates inside one process are coordinated by an in-memory
@@ -48,6 +49,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import _reconcile
 from ._base import Engines, dumps, upsert
 from ._lease import Lease
 from ._schema import idempotency
@@ -375,6 +377,22 @@ class IdempotencyStore:
         Waiters and later callers get ``OutcomeUnknown`` until ``pending_timeout``.
         """
         self._release((tenant, request_id), ("unknown", None))
+
+    async def settle_unknown(
+        self, tenant: str, request_id: str, pending_since: float, response: dict[str, Any]
+    ) -> bool:
+        """Complete an unknown attempt with what reconciliation found (see ``_reconcile``)."""
+        return await _reconcile.settle(self._e, tenant, request_id, pending_since, response)
+
+    async def release_unknown(
+        self, tenant: str, request_id: str, pending_since: float, *, grace: float
+    ) -> bool:
+        """Free an unknown attempt older than ``grace`` s for a new one (``_reconcile``)."""
+        return await _reconcile.release(self._e, tenant, request_id, pending_since, grace=grace)
+
+    async def answered(self, tenant: str, campaign_ids: list[str]) -> set[str]:
+        """Campaign ids already the answer of a request_id of ``tenant``."""
+        return await _reconcile.answered(self._e, tenant, campaign_ids)
 
     async def purge(self, older_than: float) -> int:
         """Delete records last updated before ``older_than`` (epoch seconds).

@@ -13,7 +13,8 @@ other dialects ignore.
 Before Alembic the schema had hand-rolled versions 1..5 (``meta.schema_version``):
 v1 first layout; v2 ``watch_campaigns.terminal`` and the retention indexes; v3
 ``watch_rows.fast_hash``; v4 ``watch_changes.changed``; v5
-``watch_campaigns.incarnation``. Revision 0001 is v5; 0002 adds the idempotency lease.
+``watch_campaigns.incarnation``. Revision 0001 is v5; 0002 adds the idempotency lease;
+0003 the watch poller lease.
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ watch_campaigns = Table(
     Column("terminal", Integer, nullable=False, server_default="0"),
     # The campaign's incarnation (_incarnation.incarnation_of) its rows and changes belong to.
     Column("incarnation", String, nullable=True),
+    # The poller lease (revision 0003, ``_watch_lease``): who polls, under which fencing
+    # epoch, until when; NULL owner: nobody.
+    Column("lease_owner", String, nullable=True),
+    Column("lease_epoch", Integer, nullable=False, server_default="0"),
+    Column("lease_expires_at", Float, nullable=True),
 )
 
 watch_rows = Table(

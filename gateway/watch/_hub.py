@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -22,12 +23,14 @@ from generated.revox.campaigns.v1 import row_pb2
 from ..config import WatchSettings
 from ..convert import ReadMask, decode
 from ..errors import CampaignRecreated, ShuttingDown
+from ..limits import limits_of
 from ..observability import WatchMetrics
-from ..store import ChangeLog, incarnation_of
+from ..store import ChangeLog, WatchLease, incarnation_of
 from ..upstream import RevoxClient
 from ._events import Mailbox
 from ._filter import ADDED, RowFilter
 from ._poller import Poller
+from ._replica import CampaignRunner
 from ._state import CampaignState
 from ._stream import run_stream
 from ._token import COMPLETE, Position, TokenCodec
@@ -59,7 +62,14 @@ class WatchHub:
         token_key: bytes,
         clock: Callable[[], float] = time.time,
         observer: WatchMetrics | None = None,
+        owner: str | None = None,
+        follow_interval: float = 0.2,
     ) -> None:
+        """``owner``: this process in the campaigns' poller leases (random by default);
+        ``follow_interval``: seconds between reads of the change log while another
+        replica polls a campaign (between doorbell rings, see ``_replica``)."""
+        self.owner = owner or secrets.token_hex(8)
+        self.follow_interval = follow_interval
         self.client = client
         self.observer = observer  # poll cycles and deliveries are reported to it (metrics)
         self.changelog = changelog
@@ -163,8 +173,11 @@ class WatchHub:
     def stats(self) -> dict[str, Any]:
         return {
             "campaigns": len(self._campaigns),
-            "pollers": sum(
-                1 for s in self._campaigns.values() if s.task is not None and not s.task.done()
+            # Campaigns this process polls (holding the lease); the others it follows.
+            "pollers": sum(1 for s in self._campaigns.values() if s.polling),
+            "followers": sum(
+                1 for s in self._campaigns.values()
+                if not s.polling and s.task is not None and not s.task.done()
             ),
             "subscribers": sum(len(s.mailboxes) for s in self._campaigns.values()),
             **self._counters,
@@ -182,17 +195,28 @@ class WatchHub:
     async def admit(self, api_key: str, campaign_id: str) -> str:
         """The subscriber's own key must see the campaign (NotFound etc. propagate);
         returns its incarnation, to which the log is then bound (a campaign recreated
-        behind its id ends the old incarnation's streams and drops its log)."""
-        self._counters["admission_requests"] += 1
-        body = await self.client.get_campaign(api_key, campaign_id, timeout=self._timeout)
-        campaign = body.get("campaign")
-        incarnation = incarnation_of(campaign if isinstance(campaign, dict) else body)
-        st = self._campaigns.get(campaign_id)
-        if st is not None and st.incarnation not in (None, incarnation):
-            self.recreated(st)
-        if await self.changelog.bind_incarnation(campaign_id, incarnation):
-            log.warning("campaign %s was recreated upstream: its watch log starts over", campaign_id)
-        return incarnation
+        behind its id ends the old incarnation's streams and drops its log).
+
+        With ``gateway.limits`` attached, an admission is shared per (key, campaign)
+        for its ``admission_ttl`` (5 s): N streams opened together cost one GET."""
+
+        async def check() -> str:
+            self._counters["admission_requests"] += 1
+            body = await self.client.get_campaign(api_key, campaign_id, timeout=self._timeout)
+            campaign = body.get("campaign")
+            incarnation = incarnation_of(campaign if isinstance(campaign, dict) else body)
+            st = self._campaigns.get(campaign_id)
+            if st is not None and st.incarnation == incarnation:
+                return incarnation  # bound when first admitted: no write per subscriber
+            if st is not None and st.incarnation is not None:
+                self.recreated(st)
+            if await self.changelog.bind_incarnation(campaign_id, incarnation):
+                log.warning("campaign %s was recreated upstream: its watch log starts over",
+                            campaign_id)
+            return incarnation
+
+        limits = limits_of(self)
+        return await (check() if limits is None else limits.admitted(api_key, campaign_id, check))
 
     def recreated(self, st: CampaignState) -> None:
         """End every stream of a campaign whose id now names another incarnation."""
@@ -214,6 +238,11 @@ class WatchHub:
     ) -> tuple[CampaignState, Mailbox]:
         if self.closing:
             raise ShuttingDown(_SHUTDOWN_MSG)
+        limits = limits_of(self)
+        if limits is not None:  # caps on open streams, per key and per process
+            open_ = self._campaigns.values()
+            limits.check_streams(sum(st.keys.get(api_key, 0) for st in open_),
+                                 sum(len(st.mailboxes) for st in open_))
         st = self._campaigns.get(campaign_id)
         if st is not None and incarnation is not None and st.incarnation not in (None, incarnation):
             self.recreated(st)
@@ -229,16 +258,46 @@ class WatchHub:
         st.mailboxes.add(mb)
         st.add_key(api_key)
         if not st.final and (st.task is None or st.task.done()):
-            if (await self.changelog.state(campaign_id)).terminal:
+            head = await self.changelog.state(campaign_id)
+            if head.terminal:
                 st.final = True
                 st.ready.set()
             elif st.task is None or st.task.done():
-                poller = Poller(
-                    st, client=self.client, changelog=self.changelog, settings=self.settings,
-                    clock=self.clock, counters=self._counters, observer=self.observer,
-                )
-                st.task = asyncio.create_task(poller.run(), name=f"watch-poller-{campaign_id}")
+                st.task = self._run_campaign(st, head.current_revision)
         return st, mb
+
+    def _run_campaign(self, st: CampaignState, head: int) -> asyncio.Task[None]:
+        """Start the campaign's task: poll under its lease, or follow the log (_replica).
+        Its first read is after ``head`` (read before any new subscriber's snapshot)."""
+        if st.revision == 0:  # new here; else its mailboxes expect the revisions after it
+            st.revision = head
+
+        def poll(lease: WatchLease) -> Coroutine[Any, Any, None]:
+            return Poller(
+                st, client=self.client, changelog=self.changelog, settings=self.settings,
+                clock=self.clock, counters=self._counters, observer=self.observer, lease=lease,
+            ).run()
+
+        runner = CampaignRunner(
+            st, changelog=self.changelog, owner=self.owner, ttl=self.settings.lease_ttl,
+            follow_interval=self.follow_interval, clock=self.clock, poll=poll,
+        )
+        return asyncio.create_task(runner.run(), name=f"watch-{st.campaign_id}")
+
+    def ring(self, campaign_id: str, *, released: bool = False) -> None:
+        """The doorbell: something was committed for (or, ``released``, the poller lease
+        of) ``campaign_id`` by another process; its followers read the log now."""
+        st = self._campaigns.get(campaign_id)
+        if st is None:
+            return
+        if released:
+            st.lease_released = True
+        st.wake.set()
+
+    def ring_all(self) -> None:
+        """After a doorbell reconnect: notifications may have been missed, read them all."""
+        for st in list(self._campaigns.values()):
+            st.wake.set()
 
     def unsubscribe(self, st: CampaignState, mb: Mailbox) -> None:
         st.mailboxes.discard(mb)

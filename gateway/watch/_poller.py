@@ -45,7 +45,7 @@ from .. import upstream as up
 from ..config import WatchSettings
 from ..errors import CampaignRecreated
 from ..observability import WatchMetrics, forget_request_id
-from ..store import ChangeLog, CommitResult, PollDiff, incarnation_of
+from ..store import ChangeLog, CommitResult, LeaseLost, PollDiff, WatchLease, incarnation_of
 from ._events import Batch
 from ._state import CampaignState
 
@@ -101,8 +101,11 @@ class Poller:
         clock: Callable[[], float],
         counters: dict[str, int],
         observer: WatchMetrics | None = None,
+        lease: WatchLease | None = None,
     ) -> None:
+        """``lease``: commit only under it (``LeaseLost`` ends ``run``: see ``_replica``)."""
         self.s = state
+        self._lease = lease
         self._observer = observer
         self._client = client
         self._log = changelog
@@ -268,7 +271,7 @@ class Poller:
         diff = obs.diff
         if diff.unseen or (diff.full_sweep and diff.stored_any and len(diff.seen) < self._total):
             await self._check_incarnation(key)  # rows appeared or vanished: same campaign?
-        result = await self._log.commit(obs.diff, now=self._clock())
+        result = await self._log.commit(obs.diff, now=self._clock(), lease=self._lease)
         self._remember(obs)
         return result
 
@@ -339,6 +342,8 @@ class Poller:
                 if self._lost_access(key, exc):
                     return
                 continue
+            except LeaseLost:
+                raise  # another replica polls now: this one stops (``_replica``)
             except CampaignRecreated as exc:
                 # Nothing of the new incarnation was committed; its first admission
                 # binds the log to it (dropping the old one's) and starts a new poller.

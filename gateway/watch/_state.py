@@ -27,7 +27,9 @@ class CampaignState:
         self.revision = 0
         self.task: asyncio.Task[None] | None = None
         self.linger: asyncio.TimerHandle | None = None
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()  # poll now (webhook) / read the log now (doorbell)
+        self.polling = False  # this process holds the poller lease and polls (_replica)
+        self.lease_released = False  # the poller lease's holder said it let go (doorbell)
         self.incarnation: str | None = None  # store.incarnation_of the watched campaign
 
     def add_key(self, key: str) -> None:

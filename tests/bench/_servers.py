@@ -142,6 +142,14 @@ class ServerProcess:
 # -- the child side ------------------------------------------------------------
 
 
+# The benchmarks measure capacity with one API key: the per-key rate and stream caps of
+# gateway.limits (what a production process enforces) would measure the caps instead.
+_UNCAPPED: dict[str, Any] = {
+    "rate_per_second": 1e9, "rate_burst": 10**9,
+    "max_watch_streams_per_key": 10**6, "max_watch_streams": 10**6,
+}
+
+
 def _announce(**info: Any) -> None:
     print(json.dumps({"pid": os.getpid(), **info}), flush=True)
 
@@ -174,6 +182,7 @@ async def _run_gateway(args: argparse.Namespace) -> None:
                 database_url=sqlite_url(Path(tmp) / "gateway.db"),
                 cache_ttl=args.cache_ttl,
                 shutdown_grace=1.0,
+                **_UNCAPPED,
             )
             async with Gateway(settings) as gateway:
                 _announce(grpc=gateway.address, simulator=sim.base_url)
@@ -229,6 +238,7 @@ async def _run_watch(args: argparse.Namespace) -> None:
                 max_poll_interval=3600.0,
                 full_sweep_every=args.full_sweep_every,
                 linger_seconds=0.5,
+                **_UNCAPPED,
             )
             async with Gateway(settings) as gateway:
                 hub = gateway.watch

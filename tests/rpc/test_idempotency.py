@@ -79,11 +79,16 @@ async def test_a_failed_create_can_be_retried_with_the_same_id(stub, upstream: S
     assert await _count_campaigns(stub) == 1
 
 
-async def test_an_unknown_outcome_is_never_retried_blindly(stub, upstream: Simulator) -> None:
-    # The POST reaches the upstream but the answer is lost: the campaign may exist.
+async def test_an_unreadable_answer_is_reconciled_not_retried(stub, upstream: Simulator) -> None:
+    # The POST reaches the upstream, which creates the campaign, but the answer is unreadable.
     upstream.faults.malformed_next(1, method="POST")
-    await _outcome_stays_unknown(stub, create_request(1, request_id="lost-answer"), grpc.StatusCode.INTERNAL)
-    assert await _count_campaigns(stub) == 1
+    request = create_request(1, request_id="lost-answer")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateCampaign(request, metadata=auth())
+    assert info.value.code() == grpc.StatusCode.INTERNAL
+    found = await stub.CreateCampaign(request, metadata=auth())  # found upstream, not re-sent
+    assert (await stub.CreateCampaign(request, metadata=auth())).id == found.id
+    assert await _count_campaigns(stub) == 1 and _posts(upstream) == 1
 
 
 async def _outcome_stays_unknown(stub, request: pb.CreateCampaignRequest, first: grpc.StatusCode) -> None:

@@ -31,6 +31,9 @@ async def make_legacy(url: str, version: int) -> None:
         "DROP TABLE alembic_version",
         "ALTER TABLE idempotency DROP COLUMN owner",
         "ALTER TABLE idempotency DROP COLUMN heartbeat_at",
+        "ALTER TABLE watch_campaigns DROP COLUMN lease_owner",
+        "ALTER TABLE watch_campaigns DROP COLUMN lease_epoch",
+        "ALTER TABLE watch_campaigns DROP COLUMN lease_expires_at",
         *(sql for introduced, sql in _LATER if introduced > version),
         "DELETE FROM meta WHERE key = 'schema_version'",
     ]

@@ -137,7 +137,7 @@ class CampaignServiceServicer:
         `allow_duplicate_contacts`; or `request_id` reused with a different
         request; or a request that is not a decodable CreateCampaignRequest),
         ABORTED (a create with the same `request_id` is in flight, or its outcome
-        is unknown after a gateway crash: check ListCampaigns before retrying),
+        is still unknown after a lost answer: see `request_id`),
         ALREADY_EXISTS (the Revox API reported a conflict), plus the common errors.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

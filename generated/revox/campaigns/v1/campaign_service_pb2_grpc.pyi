@@ -69,7 +69,7 @@ class CampaignServiceStub:
     `allow_duplicate_contacts`; or `request_id` reused with a different
     request; or a request that is not a decodable CreateCampaignRequest),
     ABORTED (a create with the same `request_id` is in flight, or its outcome
-    is unknown after a gateway crash: check ListCampaigns before retrying),
+    is still unknown after a lost answer: see `request_id`),
     ALREADY_EXISTS (the Revox API reported a conflict), plus the common errors.
     """
     ListCampaigns: _grpc.UnaryUnaryMultiCallable[_campaign_service_pb2.ListCampaignsRequest, _campaign_service_pb2.ListCampaignsResponse]
@@ -180,7 +180,7 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
     `allow_duplicate_contacts`; or `request_id` reused with a different
     request; or a request that is not a decodable CreateCampaignRequest),
     ABORTED (a create with the same `request_id` is in flight, or its outcome
-    is unknown after a gateway crash: check ListCampaigns before retrying),
+    is still unknown after a lost answer: see `request_id`),
     ALREADY_EXISTS (the Revox API reported a conflict), plus the common errors.
     """
     ListCampaigns: _aio.UnaryUnaryMultiCallable[_campaign_service_pb2.ListCampaignsRequest, _campaign_service_pb2.ListCampaignsResponse]  # type: ignore[assignment]
@@ -294,7 +294,7 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
         `allow_duplicate_contacts`; or `request_id` reused with a different
         request; or a request that is not a decodable CreateCampaignRequest),
         ABORTED (a create with the same `request_id` is in flight, or its outcome
-        is unknown after a gateway crash: check ListCampaigns before retrying),
+        is still unknown after a lost answer: see `request_id`),
         ALREADY_EXISTS (the Revox API reported a conflict), plus the common errors.
         """
 
