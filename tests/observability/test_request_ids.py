@@ -14,14 +14,13 @@ from typing import Any
 
 import grpc
 import pytest
-from aiohttp import web
 
 from gateway.observability import JsonFormatter
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
 from ..support import ALICE, auth
-from ..upstream._fakes import FakeRevox, reply
+from ..upstream._fakes import FakeRevox, reply, serving
 
 CAMPAIGN = {"campaign": {"id": "cmp_1", "name": "Spring", "status": "running",
                          "created_at": "2026-01-01T00:00:00Z"}}
@@ -30,19 +29,8 @@ HEX32 = re.compile(r"[0-9a-f]{32}")
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeRevox]:
-    fake = FakeRevox()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.base_url = f"http://{host}:{port}"
-    try:
+    async with serving() as fake:
         yield fake
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

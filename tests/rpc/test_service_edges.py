@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from aiohttp import web
 
 from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
 from ..support import auth, create_request, error_info
-from ..upstream._fakes import FakeRevox, reply
+from ..upstream._fakes import FakeRevox, reply, serving
 
 
 async def _cache_state(call: object) -> str:
@@ -51,19 +50,8 @@ async def test_an_upstream_read_is_what_the_next_cached_read_serves(
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeRevox]:
-    fake = FakeRevox()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.base_url = f"http://{host}:{port}"
-    try:
+    async with serving() as fake:
         yield fake
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.parametrize("rpc", ["CancelCampaign", "DeleteCampaign"])

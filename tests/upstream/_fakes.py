@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from gateway.upstream import RetryPolicy
 
 __all__ = [
     "API_KEY",
+    "serving",
     "FakeRevox",
     "FixedRandom",
     "Recorded",
@@ -136,3 +138,23 @@ class FakeTime:
         self.slept.append(seconds)
         self._offset += seconds
         await asyncio.sleep(0)
+
+
+@contextlib.asynccontextmanager
+async def serving(root: str = "") -> AsyncIterator[FakeRevox]:
+    """A FakeRevox on a real port of 127.0.0.1; ``base_url`` ends with ``root``."""
+    fake = FakeRevox()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", fake.handle)
+    # handler_cancellation: a client that timed out hangs up, and the slow handler must stop
+    # with it so teardown doesn't wait for it.
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    fake.base_url = f"http://{host}:{port}{root}"
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
