@@ -114,12 +114,12 @@ class Settings:
     cache_ttl: float = 5.0
     reconcile_grace: float = 120.0  # CreateCampaign: see gateway.service._create
     # Load caps of this process (gateway.limits.LimitSettings, same names and defaults)
-    max_watch_streams_per_key: int = 100
-    max_watch_streams: int = 5000
+    max_watch_streams_per_key: int = 1000
+    max_watch_streams: int = 10000
     admission_ttl: float = 5.0
     max_create_contacts: int = 500_000
-    rate_per_second: float = 50.0
-    rate_burst: int = 100
+    rate_per_second: float = 2000.0
+    rate_burst: int = 4000
     shutdown_grace: float = 10.0
     tenant_secret: str | None = None
     upstream_timeout: float = 30.0

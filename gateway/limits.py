@@ -4,7 +4,7 @@ Every refusal is RESOURCE_EXHAUSTED (``LimitExceeded``, ErrorInfo reason
 ``LIMIT_EXCEEDED`` with metadata ``cap``) with RetryInfo, and counts in
 ``revox_gateway_limit_refusals_total{cap}``. The caps (settings, ``LimitSettings``):
 
-* ``watch_streams_per_key`` (100) and ``watch_streams`` (5,000): concurrent
+* ``watch_streams_per_key`` (1,000: a 1,000-subscriber dashboard fan-out on one key fits) and ``watch_streams`` (10,000): concurrent
   WatchCampaignRows streams of one API key, and of the process. A stream holds a queue
   (``subscriber_queue`` messages) and a task; one key must not take them all.
 * watch admission (each stream's key must see the campaign) is cached per
@@ -17,8 +17,8 @@ Every refusal is RESOURCE_EXHAUSTED (``LimitExceeded``, ErrorInfo reason
 * ``create_contacts`` (500,000): total contacts of the CreateCampaigns in flight. A
   100,000-contact create holds ~10 MB of request, its JSON body and the upstream's
   answer at once; the bound keeps a burst of large creates within memory.
-* ``rate`` (per key, unary rpcs): a token bucket, ``rate_per_second`` (50) refilled,
-  ``rate_burst`` (100) deep; a key past it waits the RetryInfo delay.
+* ``rate`` (per key, unary rpcs): a token bucket, ``rate_per_second`` (2,000) refilled,
+  ``rate_burst`` (4,000) deep: a bound on abuse, above what one process serves on these machines; a key past it waits the RetryInfo delay.
 
 All caps are per process, on purpose: each counts what *this* process holds (its
 memory, its tasks, its streams), which is what a cap protects; sharing counts through
@@ -47,12 +47,12 @@ _MAX_ENTRIES = 10_000
 class LimitSettings:
     """What ``Limits`` reads (fields of ``gateway.config.Settings``)."""
 
-    max_watch_streams_per_key: int = 100
-    max_watch_streams: int = 5000
+    max_watch_streams_per_key: int = 1000
+    max_watch_streams: int = 10000
     admission_ttl: float = 5.0
     max_create_contacts: int = 500_000
-    rate_per_second: float = 50.0
-    rate_burst: int = 100
+    rate_per_second: float = 2000.0
+    rate_burst: int = 4000
 
 
 class Limits:
