@@ -216,10 +216,16 @@ class WatchHub:
             return incarnation
 
         limits = limits_of(self)
+        st = self._campaigns.get(campaign_id)
+        if st is not None and st.recreated:
+            self.recreated(st)  # cached admissions name the old incarnation: ask upstream
         return await (check() if limits is None else limits.admitted(api_key, campaign_id, check))
 
     def recreated(self, st: CampaignState) -> None:
         """End every stream of a campaign whose id now names another incarnation."""
+        limits = limits_of(self)
+        if limits is not None:
+            limits.forget(st.campaign_id)
         exc = CampaignRecreated(
             f"campaign {st.campaign_id} was deleted and created again upstream: this stream "
             "and its resume tokens belong to the old campaign; start a new watch"

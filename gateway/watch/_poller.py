@@ -348,6 +348,7 @@ class Poller:
                 # Nothing of the new incarnation was committed; its first admission
                 # binds the log to it (dropping the old one's) and starts a new poller.
                 log.warning("%s", exc.message)
+                self.s.recreated = True  # the hub re-admits from upstream, not its cache
                 for mb in list(self.s.mailboxes):
                     mb.fail(exc)
                 return

@@ -31,6 +31,7 @@ class CampaignState:
         self.polling = False  # this process holds the poller lease and polls (_replica)
         self.lease_released = False  # the poller lease's holder said it let go (doorbell)
         self.incarnation: str | None = None  # store.incarnation_of the watched campaign
+        self.recreated = False  # its poller saw another incarnation behind the id
 
     def add_key(self, key: str) -> None:
         self.keys[key] = self.keys.get(key, 0) + 1
