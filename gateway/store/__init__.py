@@ -50,7 +50,7 @@ from ._idempotency import (
     Replay,
     Started,
 )
-from ._incarnation import incarnation_of
+from ._incarnation import incarnation_of, incarnation_of_answer
 from ._migrate import head_revision
 from ._tenancy import TenantHasher
 from ._watch_diff import PollDiff
@@ -89,6 +89,7 @@ __all__ = [
     "display_url",
     "head_revision",
     "incarnation_of",
+    "incarnation_of_answer",
     "is_fresh",
     "migrate",
     "normalize_url",

@@ -23,13 +23,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._schema import watch_campaigns, watch_changes, watch_rows
 
-__all__ = ["bind_incarnation", "incarnation_of"]
+__all__ = ["bind_incarnation", "incarnation_of", "incarnation_of_answer"]
 
 
 def incarnation_of(campaign: Mapping[str, Any]) -> str:
     """A fingerprint of ``campaign``'s incarnation (its id and ``created_at``)."""
     key = f"{campaign.get('id')}\x00{campaign.get('created_at')}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def incarnation_of_answer(body: Mapping[str, Any]) -> str:
+    """The incarnation of ``GET /campaigns/{id}``'s answer (``{"campaign": {...}}``, or the
+    campaign itself from an upstream that does not wrap it)."""
+    campaign = body.get("campaign")
+    return incarnation_of(campaign if isinstance(campaign, Mapping) else body)
 
 
 async def bind_incarnation(conn: AsyncConnection, campaign_key: str, incarnation: str) -> bool:

@@ -25,7 +25,7 @@ from ..convert import ReadMask, decode
 from ..errors import CampaignRecreated, ShuttingDown
 from ..limits import limits_of
 from ..observability import WatchMetrics
-from ..store import ChangeLog, WatchLease, incarnation_of
+from ..store import ChangeLog, WatchLease, incarnation_of_answer
 from ..upstream import RevoxClient
 from ._events import Mailbox
 from ._filter import ADDED, RowFilter
@@ -203,8 +203,7 @@ class WatchHub:
         async def check() -> str:
             self._counters["admission_requests"] += 1
             body = await self.client.get_campaign(api_key, campaign_id, timeout=self._timeout)
-            campaign = body.get("campaign")
-            incarnation = incarnation_of(campaign if isinstance(campaign, dict) else body)
+            incarnation = incarnation_of_answer(body)
             st = self._campaigns.get(campaign_id)
             if st is not None and st.incarnation == incarnation:
                 return incarnation  # bound when first admitted: no write per subscriber

@@ -45,7 +45,7 @@ from .. import upstream as up
 from ..config import WatchSettings
 from ..errors import CampaignRecreated
 from ..observability import WatchMetrics, forget_request_id
-from ..store import ChangeLog, CommitResult, LeaseLost, PollDiff, WatchLease, incarnation_of
+from ..store import ChangeLog, CommitResult, LeaseLost, PollDiff, WatchLease, incarnation_of_answer
 from ._events import Batch
 from ._state import CampaignState
 
@@ -295,8 +295,7 @@ class Poller:
 
     async def _check_incarnation(self, key: str) -> None:
         body = await self._get(self._client.get_campaign, key, self.s.campaign_id)
-        camp = body.get("campaign")
-        now = incarnation_of(camp if isinstance(camp, dict) else body)
+        now = incarnation_of_answer(body)
         if self.s.incarnation is not None and now != self.s.incarnation:
             raise CampaignRecreated(
                 f"campaign {self.s.campaign_id} was deleted and created again upstream: this "
