@@ -16,7 +16,7 @@ from pathlib import Path
 from ._common import Options, SuiteResult, machine
 
 HERE = Path(__file__).resolve().parent
-SUITES = ("unary", "watch", "masks")  # in order; a suite whose module does not exist yet is skipped
+SUITES = ("unary", "watch", "masks", "fanout", "replicas", "observability")  # in order; a suite whose module does not exist yet is skipped
 
 
 def _available() -> list[str]:
