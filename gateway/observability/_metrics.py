@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import choose_encoder
 
 from ._grpc_metrics import GrpcMetrics
+from ._runtime import RuntimeMetrics
 from ._upstream import UpstreamMetrics
 from ._watch import WatchMetrics
 
@@ -98,6 +99,7 @@ class Metrics:
         self.creates = CreateMetrics(self.registry)
         self.watch = WatchMetrics(self.registry, clock=clock)
         self.limits = LimitMetrics(self.registry)
+        self.runtime = RuntimeMetrics(self.registry)
         self._refreshers: list[Refresh] = []
         self._refreshed_at: float | None = None
         self._refreshing: asyncio.Lock | None = None
