@@ -13,6 +13,7 @@ the upstream rather than from how the process was started.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from dataclasses import fields
 from functools import partial
 from typing import TYPE_CHECKING
 
+import grpc
 import httpx
 
 from generated.revox.campaigns.v1 import campaign_service_pb2
@@ -30,6 +32,7 @@ from .config import SIMULATOR_KEY, Settings, StartupError
 from .errors import NoCredentials
 from .limits import Limits, LimitSettings, attach
 from .observability import Metrics, configure_logging
+from .observability._tracing import Tracing, tracing_from_env
 from .observability.serving import DatabaseProbe, HealthMonitor, OpsServer, RpcObserver
 from .rpc import CampaignServicer, RpcServer, api_key_from
 from .service import Campaigns
@@ -48,12 +51,17 @@ SERVICE_NAME = campaign_service_pb2.DESCRIPTOR.services_by_name["CampaignService
 
 
 class Gateway:
-    """A running gateway. ``port`` is known once entered (bind to port 0 in tests)."""
+    """A running gateway. ``port`` is known once entered (bind to port 0 in tests).
+    ``tracing`` (None: off, nothing installed) traces its rpcs and upstream calls; it is
+    closed (flushed) once everything else has stopped."""
 
     def __init__(
-        self, settings: Settings, *, upstream_transport: httpx.AsyncBaseTransport | None = None
+        self, settings: Settings, *, upstream_transport: httpx.AsyncBaseTransport | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.settings = settings
+        self.tracing = tracing
+        self.interceptors: tuple[grpc.aio.ServerInterceptor, ...] = ()
         self._transport = upstream_transport
         self._stack = AsyncExitStack()
         self.port = 0
@@ -80,7 +88,9 @@ class Gateway:
         await self.stop()
 
     async def _start(self) -> None:
-        s, metrics = self.settings, self.metrics
+        s, metrics, tracing = self.settings, self.metrics, self.tracing
+        if tracing is not None:  # entered first, so closed last: every span has ended
+            await self._stack.enter_async_context(tracing)
         if s.simulator:
             await self._start_simulator()
         self.db = db = await self._stack.enter_async_context(
@@ -89,7 +99,8 @@ class Gateway:
         client = await self._stack.enter_async_context(
             RevoxClient(self.upstream_url, transport=self._transport,
                         default_timeout=s.upstream_timeout, page_base=s.upstream_page_base,
-                        observer=metrics.upstream)
+                        observer=metrics.upstream,
+                        tracer=None if tracing is None else tracing.upstream(self.upstream_url))
         )
         campaigns = Campaigns(client, db, ttl=s.cache_ttl, creates=metrics.creates,
                               reconcile_grace=s.reconcile_grace)
@@ -115,7 +126,11 @@ class Gateway:
                                     limits=limits)
         observer = RpcObserver(metrics, tenant_of=partial(_tenant_of, campaigns, self.default_api_key),
                                logged_services=(SERVICE_NAME,))
-        self.rpc = RpcServer(servicer, s.server, interceptors=(observer,))
+        # Tracing outermost: the rpc's span covers the observer's work and log line. Health
+        # checks and reflection are not traced: a prober's every few seconds would drown them.
+        self.interceptors = (observer,) if tracing is None else (
+            tracing.interceptor(services=(SERVICE_NAME,)), observer)
+        self.rpc = RpcServer(servicer, s.server, interceptors=self.interceptors)
         probe = DatabaseProbe(db.read_engine)
         metrics.add_refresh(partial(probe.refresh_gauges, metrics))
         self.health_monitor = HealthMonitor(database=probe, upstream=metrics.upstream,
@@ -177,7 +192,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Gateway(settings) as gateway:
+    async with Gateway(settings, tracing=tracing_from_env(os.environ)) as gateway:
         probe = await preflight.probe_upstream(gateway.upstream_url)
         print(banner(gateway, probe), flush=True)
         await stop.wait()

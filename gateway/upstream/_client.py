@@ -9,7 +9,7 @@ import operator
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self, SupportsIndex
+from typing import TYPE_CHECKING, Any, Self, SupportsIndex
 from urllib.parse import quote
 
 import httpx
@@ -29,6 +29,9 @@ from ._paging import PageBase
 from ._responses import error_from_response, parse_success, redact
 from ._retry import RETRYABLE_STATUSES, RetryPolicy
 from ._transport import AiohttpTransport, proxied
+
+if TYPE_CHECKING:
+    from ..observability._tracing import UpstreamTracer
 
 __all__ = ["DEFAULT_BASE_URL", "RevoxClient"]
 
@@ -130,12 +133,14 @@ class RevoxClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         page_base: int | None = None,
         observer: UpstreamMetrics | None = None,
+        tracer: UpstreamTracer | None = None,
     ) -> None:
         """``clock`` (monotonic seconds; default: the event loop's) and ``sleep`` time the
         retries and deadlines; tests pass a fake pair so no assertion reads the wall clock.
         ``page_base``: the upstream's first page number, 0 or 1; None (the default) learns
         it from the upstream's answers (``_paging``). ``observer`` is told of every
-        attempt and retry (metrics, upstream health)."""
+        attempt and retry (metrics, upstream health). ``tracer`` (None: tracing off) wraps
+        each attempt, whichever transport carries it, in a span and sends its context."""
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an http:// or https:// URL")
         if default_timeout <= 0:
@@ -147,6 +152,7 @@ class RevoxClient:
         self._sleep = sleep
         self._page_base = PageBase(page_base)
         self._observer = observer
+        self._tracer = tracer
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -378,10 +384,18 @@ class RevoxClient:
             # outlive them; this bounds the attempt as a whole by what is left of the
             # caller's deadline (a no-op without one).
             async with asyncio.timeout(remaining):
-                response = await self._client.request(
-                    x.method, x.path, params=x.params, content=x.content, headers=x.headers,
-                    timeout=per_try,
-                )
+                if self._tracer is None:
+                    response = await self._client.request(
+                        x.method, x.path, params=x.params, content=x.content, headers=x.headers,
+                        timeout=per_try,
+                    )
+                else:
+                    response = await self._tracer.send(
+                        x.method, x.path, attempt, x.headers,
+                        lambda headers: self._client.request(
+                            x.method, x.path, params=x.params, content=x.content,
+                            headers=headers, timeout=per_try),
+                    )
         except (httpx.TimeoutException, TimeoutError) as exc:
             self._log_attempt(x.method, x.path, type(exc).__name__, started, attempt)
             raise UpstreamTimeout(
