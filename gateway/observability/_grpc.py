@@ -35,6 +35,7 @@ __all__ = ["CACHE_TRAILER", "Metadata", "RpcObserver"]
 Metadata = Sequence[tuple[str, str | bytes]]
 Context = Any  # grpc.aio.ServicerContext[Any, Any]
 CACHE_TRAILER = "x-revox-cache"
+_ACCESS_LINE = "rpc %s/%s %s %.1f ms sent=%d request_id=%s tenant=%s"
 _CACHED_METHODS = frozenset(("GetCampaign", "ListCampaigns"))
 _KINDS = {  # (request_streaming, response_streaming) -> go-grpc-prometheus grpc_type
     (False, False): "unary",
@@ -255,8 +256,12 @@ class RpcObserver(grpc.aio.ServerInterceptor):
             "tenant": tenant,
             "messages_sent": rpc.sent,
         }
-        self._log.log(
-            rpc.level, "rpc %s/%s %s %.1f ms sent=%d request_id=%s tenant=%s",
-            rpc.service, rpc.method, code.name, seconds * 1000.0, rpc.sent, rpc.request_id,
-            tenant or "-", extra={"event": "rpc", "fields": fields},
-        )
+        # makeRecord + handle is what Logger.log does, minus findCaller's walk up the
+        # stack for a file and line no format of ours prints (issue 17's benchmark).
+        log = self._log
+        log.handle(log.makeRecord(
+            log.name, rpc.level, "", 0, _ACCESS_LINE,
+            (rpc.service, rpc.method, code.name, seconds * 1000.0, rpc.sent, rpc.request_id,
+             tenant or "-"),
+            None, extra={"event": "rpc", "fields": fields},
+        ))

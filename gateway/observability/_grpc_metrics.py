@@ -8,6 +8,8 @@ go-grpc-prometheus writes it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 __all__ = ["GO_CODE_NAMES", "GrpcMetrics", "MethodMetrics"]
@@ -42,7 +44,7 @@ HANDLING_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 class MethodMetrics:
     """The children of one method (labels resolved once, not per call)."""
 
-    __slots__ = ("_handled", "_labels", "received", "seconds", "sent", "started")
+    __slots__ = ("_by_code", "_handled", "_labels", "received", "seconds", "sent", "started")
 
     def __init__(self, family: GrpcMetrics, labels: tuple[str, str, str]) -> None:
         self._labels = labels
@@ -51,10 +53,18 @@ class MethodMetrics:
         self.sent = family.sent.labels(*labels)
         self.seconds = family.seconds.labels(*labels)
         self._handled = family.handled
+        # ``.labels()`` costs a lock, a tuple and a dict lookup per call: the handled
+        # child of each code is resolved once, at its first rpc (a series appears only
+        # once a code has happened, as go-grpc-prometheus's do).
+        self._by_code: dict[str, Any] = {}
 
     def handled(self, code: str, seconds: float) -> None:
         """The rpc ended with ``code`` (a ``grpc.StatusCode`` name) after ``seconds``."""
-        self._handled.labels(*self._labels, GO_CODE_NAMES.get(code, "Unknown")).inc()
+        child = self._by_code.get(code)
+        if child is None:
+            child = self._by_code[code] = self._handled.labels(
+                *self._labels, GO_CODE_NAMES.get(code, "Unknown"))
+        child.inc()
         self.seconds.observe(seconds)
 
 

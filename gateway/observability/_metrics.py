@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import choose_encoder
@@ -48,13 +49,20 @@ class CacheMetrics:
             "revox_gateway_cache_lookups", "Campaign cache lookups answered, by rpc and result "
             "(hit: fresh copy; miss: read upstream, skip_cache included; stale: a cached copy "
             "served because the upstream failed).", ("method", "result"), registry=registry)
+        self._children: dict[tuple[str, str], Any] = {}  # (method, result) -> child
         self.entries = Gauge(
             "revox_gateway_cache_entries", "Campaigns in the cache, all tenants (refreshed at "
             "scrape, at most every few seconds).", registry=registry)
 
     def lookup(self, method: str, result: str) -> None:
-        if result in CACHE_RESULTS:
-            self.lookups.labels(method, result).inc()
+        """Counted on every cached read: the child is resolved once per (method, result)."""
+        key = (method, result)
+        child = self._children.get(key)
+        if child is None:
+            if result not in CACHE_RESULTS:
+                return
+            child = self._children[key] = self.lookups.labels(method, result)
+        child.inc()
 
 
 class CreateMetrics:
