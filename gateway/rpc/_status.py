@@ -19,6 +19,7 @@ from grpc_status import rpc_status
 
 from .. import errors as gw
 from .. import upstream as up
+from ..store._errors import StoreUnavailable, unreachable
 
 __all__ = ["DOMAIN", "status_for"]
 
@@ -69,6 +70,8 @@ def _classify(exc: BaseException, creating: bool) -> _Classified:
         return _classify_gateway(exc)
     if isinstance(exc, up.UpstreamError):
         return _classify_upstream(exc, creating)
+    if unreachable(exc):
+        return _database_unavailable(exc)
     _log.exception("unexpected error", exc_info=exc)
     return code_pb2.INTERNAL, "INTERNAL", "internal error in the gateway", {}, ()
 
@@ -96,6 +99,19 @@ def _classify_gateway(exc: gw.GatewayError) -> _Classified:
             details.append(_retry_info(exc.retry_after))
             meta["retry_after_seconds"] = f"{exc.retry_after:g}"
     return code, exc.reason, exc.message, meta, details
+
+
+# A database outage is short or long; a retry after a second finds out which.
+_DATABASE_RETRY = 1.0
+
+
+def _database_unavailable(exc: BaseException) -> _Classified:
+    """The gateway's own database does not answer: retry (here or on another replica)."""
+    message = str(exc) if isinstance(exc, StoreUnavailable) else (
+        "the gateway's database does not answer; retry shortly")
+    meta = {"retry_after_seconds": f"{_DATABASE_RETRY:g}"}
+    return (code_pb2.UNAVAILABLE, "DATABASE_UNAVAILABLE", message, meta,
+            [_retry_info(_DATABASE_RETRY)])
 
 
 def _classify_upstream(exc: up.UpstreamError, creating: bool) -> _Classified:

@@ -20,6 +20,12 @@ retry *reconciles* it instead of answering ABORTED forever:
 A row taken over after ``pending_timeout`` (``Started(recovered=True)``) is reconciled
 the same way before anything is POSTed.
 
+While the database does not answer (``store.unreachable``) a create with a
+``request_id`` is refused before anything is POSTed (``StoreUnavailable``:
+UNAVAILABLE, retry with the same ``request_id``): nothing could stop a retry from
+creating it a second time. If the database goes away after the POST, the caller still
+gets the campaign; its row stays pending, and a later retry reconciles it as above.
+
 Remaining risk: an upstream that commits the lost create *after* the grace window has
 passed and the retry has created again makes two campaigns.
 """
@@ -27,6 +33,7 @@ passed and the retry has created again makes two campaigns.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,6 +46,7 @@ from ..store import (
     Replay,
     Started,
 )
+from ..store._errors import StoreUnavailable
 from ..upstream import (
     MalformedResponse,
     RevoxClient,
@@ -58,6 +66,8 @@ _ROUNDS = 3
 
 Campaign = dict[str, Any]
 
+_log = logging.getLogger("gateway.service")
+
 
 class IdempotentCreate:
     """See module docstring. ``remember`` writes a created campaign to the cache;
@@ -76,9 +86,8 @@ class IdempotentCreate:
         self, caller: Caller, body: dict[str, Any], digest: str, request_id: str,
         timeout: float | None,
     ) -> Campaign:
-        store = self._db.idempotency
         for _ in range(_ROUNDS):
-            begin = await store.wait_or_begin(caller.tenant, request_id, digest, timeout=timeout)
+            begin = await self._begin(caller, request_id, digest, timeout)
             if isinstance(begin, Started):
                 return await self._run(caller, body, request_id, begin, timeout)
             if isinstance(begin, OutcomeUnknown):
@@ -89,6 +98,37 @@ class IdempotentCreate:
             return await self._answer(caller, begin, timeout)
         self._outcome("in_flight")
         raise errors.CreateInFlight("a create with this request_id is still in flight; retry later")
+
+    async def _begin(
+        self, caller: Caller, request_id: str, digest: str, timeout: float | None
+    ) -> Started | OutcomeUnknown | Replay | Mismatch | InFlight:
+        """The store's decision, or :class:`StoreUnavailable` when it cannot be asked."""
+        outage = self._db.outage
+        try:
+            outage.check()
+            begin = await self._db.idempotency.wait_or_begin(
+                caller.tenant, request_id, digest, timeout=timeout)
+        except Exception as exc:
+            if not outage.failed(exc) and not isinstance(exc, StoreUnavailable):
+                raise
+            raise StoreUnavailable(
+                "the gateway's database does not answer, so this create could not be kept "
+                "idempotent: nothing was sent to the Revox API; retry with the same request_id"
+            ) from exc
+        outage.answered()
+        return begin
+
+    async def _complete(self, caller: Caller, request_id: str, response: dict[str, Any]) -> None:
+        """Record the outcome; a database gone since the POST leaves the row pending (the
+        caller's retry reconciles it) rather than failing a create that happened."""
+        try:
+            await asyncio.shield(self._db.idempotency.complete(caller.tenant, request_id,
+                                                               response))
+        except Exception as exc:
+            if not self._db.outage.failed(exc):
+                raise
+            _log.warning("create of request %s not recorded (database unreachable): a retry "
+                         "reconciles it", request_id)
 
     async def _answer(
         self, caller: Caller, begin: Replay | Mismatch | InFlight, timeout: float | None
@@ -113,8 +153,7 @@ class IdempotentCreate:
             if begin.recovered:  # an attempt of long ago may have created it: look first
                 matches = await self._matches(caller, body, timeout)
                 if matches:
-                    response = {"campaign": matches[0]}
-                    await asyncio.shield(store.complete(caller.tenant, request_id, response))
+                    await self._complete(caller, request_id, {"campaign": matches[0]})
                     self._outcome("reconciled")
                     await self._remember(caller, matches[0])
                     return matches[0]
@@ -125,7 +164,7 @@ class IdempotentCreate:
             else:
                 store.abandon(caller.tenant, request_id)
             raise
-        await asyncio.shield(store.complete(caller.tenant, request_id, response))
+        await self._complete(caller, request_id, response)
         self._outcome("created")
         campaign = campaign_of(response)
         await self._remember(caller, campaign)

@@ -42,6 +42,7 @@ from ._errors import (
 )
 from ._idempotency import IdempotencyStore
 from ._migrate import check_schema, current_revision, upgrade
+from ._outage import FailSoftCache, Outage
 from ._schema import meta
 from ._tenancy import TenantHasher, load_or_create_secret
 
@@ -117,6 +118,8 @@ class Database:
             campaign_memo_size = 4096 if self._engines.dialect == "sqlite" else 0
         self._memo_size = campaign_memo_size
         self._sessionmaker = async_sessionmaker(self._engines.write, expire_on_commit=False)
+        # Shared by whatever finds the database down while running (``_outage``).
+        self.outage = Outage()
         self._campaigns: CampaignCache | None = None
         self._idempotency: IdempotencyStore | None = None
         self._changelog: ChangeLog | None = None
@@ -147,7 +150,9 @@ class Database:
             secret = await load_or_create_secret(self._engines)
         epoch = await self._load_or_create_meta(WATCH_EPOCH_KEY, secrets.token_hex(8))
         self._tenants = TenantHasher(secret)
-        self._campaigns = CampaignCache(self._engines, memo_size=self._memo_size)
+        # Fail-soft: while the database is unreachable, reads go to the upstream uncached.
+        self._campaigns = FailSoftCache(self._engines, memo_size=self._memo_size,
+                                        outage=self.outage)
         self._idempotency = IdempotencyStore(
             self._engines, pending_timeout=self._pending_timeout, lease=self._lease
         )

@@ -8,15 +8,17 @@ start, so each is one line that names the database without ever showing its pass
 from __future__ import annotations
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
 __all__ = [
     "DatabaseUnavailable",
     "MigrationFailed",
     "SchemaOutdated",
     "SchemaTooNew",
+    "StoreUnavailable",
     "describe_cause",
     "display_url",
+    "unreachable",
 ]
 
 
@@ -34,6 +36,30 @@ class DatabaseUnavailable(RuntimeError):
 
 class MigrationFailed(RuntimeError):
     """The database refused a migration (e.g. no CREATE privilege); nothing was changed."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The database does not answer while the gateway runs: what needs it is refused
+    (UNAVAILABLE, retry later) rather than done without it (e.g. a create that could
+    not be kept idempotent)."""
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be talked to (down, unreachable, the
+    connection lost), as opposed to a query it refused.
+
+    Connecting fails with the socket's own error (asyncpg: ``ConnectionRefusedError``,
+    ``TimeoutError``, not wrapped by SQLAlchemy); a connection lost mid-query comes
+    wrapped, flagged ``connection_invalidated`` or as the driver's interface or
+    operational error.
+    """
+    if isinstance(exc, StoreUnavailable | OSError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(
+            exc, InterfaceError | OperationalError
+        ) or isinstance(exc.orig, OSError | TimeoutError)
+    return False
 
 
 def display_url(url: str) -> str:

@@ -46,6 +46,7 @@ from ..config import WatchSettings
 from ..errors import CampaignRecreated
 from ..observability import WatchMetrics, forget_request_id
 from ..store import ChangeLog, CommitResult, LeaseLost, PollDiff, WatchLease, incarnation_of_answer
+from ..store._errors import unreachable
 from ._events import Batch
 from ._state import CampaignState
 
@@ -406,6 +407,12 @@ class Poller:
     def _degraded(self, exc: Exception) -> None:
         if isinstance(exc, up.UpstreamError):
             self.s.detail = f"polling the Revox API failed: {type(exc).__name__}"
+        elif unreachable(exc):  # no traceback per cycle: the outage is the news
+            if not self.s.degraded:
+                log.warning("watch poller of %s: database unreachable (%s)",
+                            self.s.campaign_id, type(exc).__name__)
+            self.s.detail = ("the gateway's database does not answer: what polls find is committed "
+                             "once it does")
         else:
             log.exception("watch poller of %s failed", self.s.campaign_id)
             self.s.detail = f"gateway error while polling: {type(exc).__name__}"

@@ -223,8 +223,9 @@ class CampaignRunner:
             st.notify_all()
 
     def _degraded(self, exc: Exception) -> None:
-        log.warning("watch of %s: reading the change log failed: %s", self.s.campaign_id,
-                    type(exc).__name__)
+        if not self.s.degraded:  # once per outage, not once per read
+            log.warning("watch of %s: reading the change log failed: %s", self.s.campaign_id,
+                        type(exc).__name__)
         self.s.degraded = True
         self.s.detail = f"gateway error while reading the change log: {type(exc).__name__}"
         self.s.notify_all()
