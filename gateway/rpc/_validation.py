@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import cast
 
-from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from google.protobuf.descriptor import Descriptor
 
 from generated.revox.campaigns.v1 import (
@@ -270,14 +270,23 @@ def check_export(req: s.ExportCampaignRowsRequest) -> None:
     v.raise_if_any()
 
 
+def _heartbeat(v: _Violations, interval: duration_pb2.Duration) -> None:
+    # Read from the fields, not ToTimedelta: a Duration of 2^63 s overflows it (the caller
+    # got INTERNAL), and nanos past a second or against the seconds' sign, which
+    # google.protobuf.Duration forbids, would be read as a valid 7 s from 5 s + 2^31 ns.
+    seconds, nanos = interval.seconds, interval.nanos
+    if abs(nanos) >= 1_000_000_000 or (seconds > 0 > nanos) or (seconds < 0 < nanos):
+        v.add("heartbeat_interval", "not a valid Duration (nanos within a second, with the sign of seconds)")
+    elif not 1 <= seconds + nanos / 1e9 <= 300:
+        v.add("heartbeat_interval", "must be between 1s and 300s")
+
+
 def check_watch(req: s.WatchCampaignRowsRequest) -> None:
     v = _Violations()
     _id(v, "campaign_id", req.campaign_id)
     _filters(v, req.statuses, req.result, req.query)
     if req.HasField("heartbeat_interval"):
-        seconds = req.heartbeat_interval.ToTimedelta().total_seconds()
-        if not 1 <= seconds <= 300:
-            v.add("heartbeat_interval", "must be between 1s and 300s")
+        _heartbeat(v, req.heartbeat_interval)
     if len(req.resume_token) > MAX_RESUME_TOKEN:
         v.add("resume_token", "too long to be a resume token")
     _read_mask(v, req.read_mask, ROW)

@@ -1,0 +1,55 @@
+"""What the property-based fuzz (``python -m tests.reliability.fuzz``) found, one case
+each, over a real port: the request the fuzz sent, now refused with INVALID_ARGUMENT
+naming the field, before any upstream call (it used to answer INTERNAL or UNKNOWN, or
+to reach the upstream)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import duration_pb2
+
+from gateway.simulator import Simulator
+from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
+
+from ..support import auth, violated_fields
+
+CASES: list[tuple[str, str, Any, str]] = [
+    # A Duration of -2^63 s overflowed timedelta: INTERNAL and a traceback in the log.
+    ("heartbeat of -2^63 s", "WatchCampaignRows", pb.WatchCampaignRowsRequest(
+        campaign_id="c", heartbeat_interval=duration_pb2.Duration(seconds=-(2**63), nanos=-1)),
+     "heartbeat_interval"),
+    ("heartbeat of 2^63-1 s", "WatchCampaignRows", pb.WatchCampaignRowsRequest(
+        campaign_id="c", heartbeat_interval=duration_pb2.Duration(seconds=2**63 - 1)),
+     "heartbeat_interval"),
+    # Nanos past a second were read as more seconds: 5 s + 2^31 ns passed as 7.1 s.
+    ("heartbeat nanos past a second", "WatchCampaignRows", pb.WatchCampaignRowsRequest(
+        campaign_id="c", heartbeat_interval=duration_pb2.Duration(seconds=5, nanos=2**31 - 1)),
+     "heartbeat_interval"),
+    ("heartbeat nanos against the seconds' sign", "WatchCampaignRows", pb.WatchCampaignRowsRequest(
+        campaign_id="c", heartbeat_interval=duration_pb2.Duration(seconds=5, nanos=-1)),
+     "heartbeat_interval"),
+]
+
+
+async def _refusal(stub: Any, rpc: str, request: Any) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        call = getattr(stub, rpc)(request, metadata=auth())
+        if rpc in ("ExportCampaignRows", "WatchCampaignRows"):
+            await call.read()
+        else:
+            await call
+    return info.value
+
+
+@pytest.mark.parametrize(("rpc", "request_", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+async def test_a_fuzz_finding_is_invalid_argument_before_any_upstream_call(
+    stub: Any, upstream: Simulator, rpc: str, request_: Any, field: str
+) -> None:
+    before = upstream.request_count
+    error = await _refusal(stub, rpc, request_)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert violated_fields(error) == [field]
+    assert upstream.request_count == before
