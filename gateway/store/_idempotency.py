@@ -24,6 +24,17 @@ with the same id and body take the key over, as ``Started(recovered=True)`` so
 the caller reconciles against the upstream's campaigns first. The
 timeout is measured from the row's last update.
 
+How ages are measured (``pending_timeout``, the reconcile grace of
+``release_unknown``): on a clock that a wall-clock step cannot move
+(``_ages.Ages``). A row's age is its wall-clock age when this process first
+saw it (its own attempts: 0 at their start; a row of an earlier process: what
+the wall says then, never below 0), plus the *monotonic* time since. A step of
+the wall clock while the process runs (NTP, a VM resumed, an operator) can
+therefore neither cut a grace window short, which would let a retry create a
+campaign the upstream may still be committing (a duplicate), nor stretch it
+by hours (a request_id stuck); only a step between an attempt and a restart
+is believed, once.
+
 Concurrent duplicates inside one process are coordinated by an in-memory
 claim per key (an ``asyncio.Future``) taken *synchronously* before any await,
 so only one task at a time runs the database step for a key; others wait on
@@ -43,13 +54,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Row, delete, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import _reconcile
+from ._ages import Ages
 from ._base import Engines, dumps, upsert
 from ._lease import Lease
 from ._schema import idempotency
@@ -120,13 +133,18 @@ class IdempotencyStore:
         pending_timeout: float | None = 600.0,
         lease: float = 10.0,
         owner: str | None = None,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         """``lease``: seconds a pending row's owner counts as alive after its last
-        heartbeat; ``owner``: this process's id in the rows (random by default)."""
+        heartbeat; ``owner``: this process's id in the rows (random by default);
+        ``monotonic``: the clock ages advance on (``_ages.duration_clock``: by default
+        ``time.monotonic`` beside the real wall clock, the injected clock itself beside
+        an injected one that carries no ``monotonic`` of its own)."""
         self._e = engines
         self._pending_timeout = pending_timeout
         self._claims: dict[tuple[str, str], asyncio.Future[_End]] = {}
         self._lease = Lease(engines, duration=lease, owner=owner)
+        self._ages = Ages(engines.clock, monotonic)  # step-proof ages of pending rows
 
     @property
     def owner(self) -> str:
@@ -174,7 +192,7 @@ class IdempotencyStore:
             async with self._e.write.begin() as conn:
                 row = (await conn.execute(read)).first()
                 if row is not None:
-                    return await self._decide(conn, row, where, request_hash, now)
+                    return await self._decide(conn, row, (tenant, request_id), request_hash, now)
                 # The primary key arbitrates between processes: a concurrent insert
                 # makes ours a no-op (it waits for theirs to commit) and we re-read.
                 stmt = upsert(self._e.dialect, idempotency).values(
@@ -190,6 +208,7 @@ class IdempotencyStore:
                 )
                 inserted = await conn.execute(stmt.on_conflict_do_nothing())
                 if inserted.rowcount == 1:
+                    self._ages.started((tenant, request_id), now)
                     return Started()
         return InFlight()  # the row kept appearing and vanishing: let the caller retry
 
@@ -197,7 +216,7 @@ class IdempotencyStore:
         self,
         conn: AsyncConnection,
         row: Row[Any, Any, Any, Any, Any, Any, Any],
-        where: tuple[ColumnElement[bool], ...],
+        key: tuple[str, str],
         request_hash: str,
         now: float,
     ) -> Begin | _Leased:
@@ -210,13 +229,17 @@ class IdempotencyStore:
         if self._lease.is_live(row.owner, row.heartbeat_at, now):
             return _LEASED
         timeout = self._pending_timeout
-        if timeout is not None and now - row.updated_at >= timeout:
+        # The age of the row's last update (takeovers refresh it), step-proof (``Ages``).
+        updated_age = self._ages.age(key, row.updated_at, "updated")
+        if timeout is not None and updated_age >= timeout:
+            t = idempotency.c
             await conn.execute(
                 update(idempotency)
-                .where(*where)
+                .where(t.tenant == key[0], t.request_id == key[1])
                 .values(updated_at=now, owner=self.owner, heartbeat_at=now)
             )
             return Started(recovered=True)
+        self._ages.age(key, row.created_at)  # first seen now: its grace runs from here
         return OutcomeUnknown(pending_since=row.created_at)
 
     async def _claim_and_begin(self, key: tuple[str, str], request_hash: str) -> Begin | _Leased:
@@ -323,6 +346,7 @@ class IdempotencyStore:
         if response is not None:
             # Owner completed in memory but the DB write failed; the response is real.
             return Replay(response)
+        self._ages.age((tenant, request_id), row.created_at)
         return OutcomeUnknown(pending_since=row.created_at)
 
     async def complete(self, tenant: str, request_id: str, response: dict[str, Any]) -> None:
@@ -346,6 +370,7 @@ class IdempotencyStore:
                 )
                 if result.rowcount != 1:
                     raise LookupError(f"no pending idempotency record for request {request_id!r}")
+            self._ages.forget(key)
         finally:
             # Even if the write failed, the response is the truth for local waiters.
             self._release(key, ("done", response))
@@ -367,6 +392,7 @@ class IdempotencyStore:
                         idempotency.c.owner == self.owner,
                     )
                 )
+            self._ages.forget(key)
         finally:
             self._release(key, ("retry", None))
 
@@ -382,13 +408,31 @@ class IdempotencyStore:
         self, tenant: str, request_id: str, pending_since: float, response: dict[str, Any]
     ) -> bool:
         """Complete an unknown attempt with what reconciliation found (see ``_reconcile``)."""
-        return await _reconcile.settle(self._e, tenant, request_id, pending_since, response)
+        settled = await _reconcile.settle(self._e, tenant, request_id, pending_since, response)
+        if settled:
+            self._ages.forget((tenant, request_id))
+        return settled
+
+    def grace_left(self, tenant: str, request_id: str, pending_since: float, *,
+                   grace: float) -> float:
+        """Seconds until the unknown attempt that started at ``pending_since`` is ``grace``
+        seconds old (0 when it is), on the step-proof age of ``Ages``: what RetryInfo
+        should say, whatever the wall clock did meanwhile."""
+        age = self._ages.age((tenant, request_id), pending_since)
+        return max(0.0, grace - age)
 
     async def release_unknown(
         self, tenant: str, request_id: str, pending_since: float, *, grace: float
     ) -> bool:
-        """Free an unknown attempt older than ``grace`` s for a new one (``_reconcile``)."""
-        return await _reconcile.release(self._e, tenant, request_id, pending_since, grace=grace)
+        """Free an unknown attempt at least ``grace`` s old for a new one (``_reconcile``);
+        its age is step-proof (``Ages``), so a wall-clock jump forward cannot free it early
+        nor one backward hold it for hours."""
+        if self.grace_left(tenant, request_id, pending_since, grace=grace) > 0:
+            return False
+        released = await _reconcile.release(self._e, tenant, request_id, pending_since)
+        if released:
+            self._ages.forget((tenant, request_id))
+        return released
 
     async def answered(self, tenant: str, campaign_ids: list[str]) -> set[str]:
         """Campaign ids already the answer of a request_id of ``tenant``."""

@@ -44,17 +44,16 @@ async def settle(
     return int(result.rowcount) == 1
 
 
-async def release(
-    engines: Engines, tenant: str, request_id: str, pending_since: float, *, grace: float
-) -> bool:
-    """Delete the unknown attempt that started at ``pending_since`` if it is at least
-    ``grace`` seconds old (the store's clock); True when this call deleted it."""
+async def release(engines: Engines, tenant: str, request_id: str, pending_since: float) -> bool:
+    """Delete the unknown attempt that started at ``pending_since``; True when this call
+    deleted it. The caller has checked it is old enough: on a step-proof clock
+    (``_ages``), which the database's wall-clock ``created_at`` cannot be compared with."""
     t = idempotency.c
     async with engines.write.begin() as conn:
         result = await conn.execute(
             delete(idempotency).where(
                 t.tenant == tenant, t.request_id == request_id, t.state == "pending",
-                t.created_at == pending_since, t.created_at <= engines.clock() - grace,
+                t.created_at == pending_since,
             )
         )
     return int(result.rowcount) == 1
