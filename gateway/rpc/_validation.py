@@ -91,7 +91,7 @@ def _is_timezone(name: str) -> bool:
 
 
 def _id(v: _Violations, field: str, value: str) -> None:
-    if not value:
+    if not value.strip():  # blank names nothing; the upstream refuses it after the call
         v.add(field, "required")
     elif len(value) > MAX_ID:
         v.add(field, f"at most {MAX_ID} characters")

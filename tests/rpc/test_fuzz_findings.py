@@ -14,9 +14,13 @@ from google.protobuf import duration_pb2
 from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
-from ..support import auth, violated_fields
+from ..support import auth, create_request, violated_fields
 
 CASES: list[tuple[str, str, Any, str]] = [
+    # A blank assistant_id passed (a space is printable) and reached the upstream, whose
+    # 400 came back as INVALID_ARGUMENT after a POST: a create sent for nothing.
+    ("blank assistant_id", "CreateCampaign", create_request(2, assistant_id=" "), "assistant_id"),
+    ("blank campaign id", "GetCampaign", pb.GetCampaignRequest(id="   "), "id"),
     # A Duration of -2^63 s overflowed timedelta: INTERNAL and a traceback in the log.
     ("heartbeat of -2^63 s", "WatchCampaignRows", pb.WatchCampaignRowsRequest(
         campaign_id="c", heartbeat_interval=duration_pb2.Duration(seconds=-(2**63), nanos=-1)),
