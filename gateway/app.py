@@ -242,6 +242,8 @@ def banner(gateway: Gateway, probe: preflight.UpstreamProbe) -> str:
         taken = (f" ({gateway.settings.metrics_listen} was in use)"
                  if gateway.ops.fell_back else "")
         lines.append(f"  metrics: {url}/metrics, health: {url}/healthz{taken}")
+    if gateway.tracing is not None and gateway.tracing.destination is not None:
+        lines.append(f"  traces: OTLP/HTTP to {gateway.tracing.destination}")
     s = gateway.settings
     if s.tls_cert is None:
         plaintext = "-plaintext "

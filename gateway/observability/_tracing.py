@@ -86,22 +86,31 @@ def tracing_from_env(env: Mapping[str, str]) -> Tracing | None:
     name = env.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE_NAME
     provider = SdkTracerProvider(resource=Resource.create({SERVICE_NAME: name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    return Tracing(provider, shutdown=provider.shutdown)
+    return Tracing(provider, shutdown=provider.shutdown, destination=_without_userinfo(endpoint))
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` as the banner may print it: no ``user:password@``."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 class Tracing:
     """The traces of one gateway: the rpc interceptor and the upstream hook, both from one
     provider. An async context manager: leaving it runs ``shutdown`` (the env-built
     provider's: flush what is batched, stop the exporter) in a thread, as the OTLP
-    exporter blocks; an injected provider belongs to whoever made it (no ``shutdown``)."""
+    exporter blocks; an injected provider belongs to whoever made it (no ``shutdown``).
+    ``destination``: where spans go, for the banner (None: the provider's business)."""
 
     def __init__(
         self,
         provider: TracerProvider,
         *,
         shutdown: Callable[[], object] | None = None,
+        destination: str | None = None,
     ) -> None:
         self.provider = provider
+        self.destination = destination
         self._tracer = provider.get_tracer(_INSTRUMENTATION)
         self._shutdown = shutdown
         self._propagator = TraceContextTextMapPropagator()

@@ -8,9 +8,13 @@ the spans reach a collector at /v1/traces; with tracing off nothing is installed
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import re
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import grpc
 import pytest
@@ -30,6 +34,7 @@ from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
 from ..support import ALICE, auth, create_request
+from ..test_cli import BANNER_END, Cli, _env
 from ..upstream._fakes import FakeRevox, reply, serving
 
 SERVICE = "revox.campaigns.v1.CampaignService"
@@ -265,6 +270,60 @@ async def _collector() -> AsyncIterator[tuple[str, list[bytes]]]:
         yield f"http://127.0.0.1:{port}", received
     finally:
         await runner.cleanup()
+
+
+def test_serve_exports_when_the_standard_variable_is_set(tmp_path: Path) -> None:
+    """``revox-gateway serve`` reads OTEL_EXPORTER_OTLP_ENDPOINT itself, says so in its
+    banner (credentials of the URL left out), and flushes on SIGTERM."""
+    with _threaded_collector() as (base, received):
+        endpoint = base.replace("http://", "http://user:pw@") + "/v1/traces"
+        # A batch delay of 10 min: only the flush on SIGTERM can deliver the spans.
+        env = _env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint, OTEL_BSP_SCHEDULE_DELAY="600000")
+        with Cli("gateway", "serve", "--simulator", "--listen", "127.0.0.1:0",
+                 "--metrics-listen", "off", "--log-level", "WARNING",
+                 "--database", f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
+                 cwd=tmp_path, env=env) as gateway:
+            banner = gateway.read_until(BANNER_END)
+            assert f"  traces: OTLP/HTTP to {base}/v1/traces\n" in banner, banner
+            address = re.search(r"serving \S+ on (\S+:\d+)", banner)
+            assert address, banner
+            with grpc.insecure_channel(address.group(1)) as channel:
+                campaign_service_pb2_grpc.CampaignServiceStub(channel).ListCampaigns(
+                    pb.ListCampaignsRequest(page_size=1), timeout=30, metadata=auth())
+            assert not received  # batched: nothing before the flush
+            assert gateway.stop() == 0
+    names = {span.name for body in received
+             for rs in ExportTraceServiceRequest.FromString(body).resource_spans
+             for scope in rs.scope_spans for span in scope.spans}
+    assert {f"{SERVICE}/ListCampaigns", "GET /campaigns"} <= names, names
+
+
+@contextmanager
+def _threaded_collector() -> Iterator[tuple[str, list[bytes]]]:
+    """A collector for a gateway in another process: a threaded HTTP server."""
+    received: list[bytes] = []
+
+    class Traces(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/v1/traces":
+                received.append(body)
+            self.send_response(200 if self.path == "/v1/traces" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Traces)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 @pytest.mark.parametrize("env", [
