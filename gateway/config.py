@@ -465,11 +465,10 @@ def _check_workers(values: dict[str, Any]) -> None:
     if split_host_port(values["listen"])[1] == 0:
         raise StartupError(f"--workers {workers} needs a fixed port in --listen (port 0 would "
                            "give each worker its own); choose one with --listen HOST:PORT")
-    for flag, field in (("--webhook-listen", "webhook_listen"),
-                        ("--metrics-listen", "metrics_listen")):
-        if values[field]:
-            raise StartupError(f"--workers {workers} cannot share {flag} (one port per "
-                               f"process); drop {flag} or run separate replicas")
+    # --metrics-listen is served once, by the parent, for every worker (gateway.workers)
+    if values["webhook_listen"]:
+        raise StartupError(f"--workers {workers} cannot share --webhook-listen (one port per "
+                           "process); drop --webhook-listen or run separate replicas")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

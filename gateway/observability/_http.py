@@ -4,10 +4,16 @@
 
 Separate from the gRPC port on purpose: scrapers and probes speak HTTP/1.1, and the
 port can be bound to an address only the monitoring network reaches.
+
+In a ``--workers`` process (``metrics.shared``) the supervisor serves the port for the
+whole set (``_multiproc``): the worker binds nothing and publishes its scrape-time
+gauges to its multiprocess files every ``PUBLISH_EVERY`` seconds instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from types import TracebackType
@@ -17,6 +23,7 @@ from aiohttp import web
 from ..config import StartupError, split_host_port
 from ._health import HealthMonitor
 from ._metrics import Metrics
+from ._multiproc import PUBLISH_EVERY
 
 __all__ = ["OpsServer"]
 
@@ -36,6 +43,7 @@ class OpsServer:
         self._health = health
         self._fallback = fallback
         self._runner: web.AppRunner | None = None
+        self._publishing: asyncio.Task[None] | None = None
         self.port = 0
         self.fell_back = False
 
@@ -45,6 +53,11 @@ class OpsServer:
         return f"{host}:{self.port}"
 
     async def __aenter__(self) -> OpsServer:
+        if self._metrics.shared:  # a --workers process: the supervisor serves the port
+            self.port = self._port
+            await self._metrics.publish()  # the families exist before the first scrape
+            self._publishing = asyncio.create_task(self._publish(), name="metrics-publish")
+            return self
         app = web.Application()
         app.router.add_get("/metrics", self._scrape)
         app.router.add_get("/healthz", self._healthz)
@@ -77,8 +90,20 @@ class OpsServer:
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
+        if self._publishing is not None:
+            self._publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publishing
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _publish(self) -> None:
+        while True:
+            await asyncio.sleep(PUBLISH_EVERY)
+            try:
+                await self._metrics.publish()
+            except Exception as exc:  # noqa: BLE001 - a gauge must not end the publishing
+                _log.debug("metrics publish failed: %s", type(exc).__name__)
 
     async def _scrape(self, request: web.Request) -> web.Response:
         await self._metrics.refresh()

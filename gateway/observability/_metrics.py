@@ -9,8 +9,9 @@ No label carries a campaign id, an API key, a tenant or anything a caller sent: 
 label value comes from a fixed set (method names, route templates, status classes,
 outcomes, cap names), so the number of series is bounded.
 
-One process only: with several worker processes, prometheus-client's multiprocess mode
-would apply (``PROMETHEUS_MULTIPROC_DIR``, see docs/operations.md).
+With ``--workers`` each worker process counts into prometheus-client's multiprocess
+files and the supervisor serves them merged (``_multiproc``); what one process computes at
+scrape time the worker then publishes every second (:meth:`Metrics.publish`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import choose_encoder
 
 from ._grpc_metrics import GrpcMetrics
-from ._runtime import RuntimeMetrics
+from ._multiproc import multiprocess
+from ._runtime import RuntimeMetrics, event_loop_tasks
 from ._upstream import UpstreamMetrics
 from ._watch import WatchMetrics
 
@@ -52,7 +54,8 @@ class CacheMetrics:
         self._children: dict[tuple[str, str], Any] = {}  # (method, result) -> child
         self.entries = Gauge(
             "revox_gateway_cache_entries", "Campaigns in the cache, all tenants (refreshed at "
-            "scrape, at most every few seconds).", registry=registry)
+            "scrape, at most every few seconds).", registry=registry,
+            multiprocess_mode="livemax")  # --workers: each counts the same shared table
 
     def lookup(self, method: str, result: str) -> None:
         """Counted on every cached read: the child is resolved once per (method, result)."""
@@ -99,13 +102,17 @@ class LimitMetrics:
 class Metrics:
     """The families of one gateway process; see docs/operations.md for each."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time,
+                 shared: bool | None = None) -> None:
+        # shared: counting into multiprocess files (a --workers process); None: as
+        # prometheus-client decided at import (``_multiproc.multiprocess``).
+        self.shared = multiprocess() if shared is None else shared
         self.registry = CollectorRegistry()
         self.grpc = GrpcMetrics(self.registry)
         self.upstream = UpstreamMetrics(self.registry, clock=clock)
         self.cache = CacheMetrics(self.registry)
         self.creates = CreateMetrics(self.registry)
-        self.watch = WatchMetrics(self.registry, clock=clock)
+        self.watch = WatchMetrics(self.registry, clock=clock, shared=self.shared)
         self.limits = LimitMetrics(self.registry)
         self.runtime = RuntimeMetrics(self.registry)
         self._refreshers: list[Refresh] = []
@@ -131,6 +138,13 @@ class Metrics:
                     await asyncio.wait_for(refresh(), _REFRESH_TIMEOUT)
                 except Exception as exc:  # noqa: BLE001 - a scrape must not fail for a gauge
                     _log.debug("metrics refresh failed: %s", type(exc).__name__)
+
+    async def publish(self) -> None:
+        """A --workers process: bring what a single process computes at scrape time into
+        its multiprocess files (database counts, the watch hub, event-loop tasks)."""
+        await self.refresh()
+        self.watch.publish()
+        self.runtime.event_loop_tasks.set(event_loop_tasks())
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The registry in the format ``accept`` asks for (Prometheus text by default,

@@ -69,7 +69,7 @@ class UpstreamMetrics:
         self.last_success = Gauge(
             "revox_gateway_upstream_last_success_timestamp_seconds", "When the Revox API last "
             "answered (any status below 500), Unix time; 0 before the first answer.",
-            registry=registry)
+            registry=registry, multiprocess_mode="max")  # --workers: the latest of any
         self._answered_at: float | None = None
         self._failure: _Failure | None = None
 

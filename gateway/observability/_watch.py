@@ -6,13 +6,18 @@ running pollers, polls and failed polls, degraded campaigns, and the staleness o
 most stale watched campaign. Reported by the watch code: each poll cycle's duration,
 the changes it committed, and the commit→delivery latency of each live revision handed
 to a stream.
+
+With ``--workers`` (prometheus-client's multiprocess files, ``_multiproc``) a collector's
+values would reach no file: the hub's families are then real gauges and counters the
+worker publishes every second (``publish``); open streams, campaigns, pollers and
+degraded campaigns add up over the workers, staleness is the worst worker's.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -44,52 +49,103 @@ class WatchedHub(Protocol):
     def states(self) -> Iterable[WatchedCampaign]: ...
 
 
+# name -> (type, help); the order of a scrape.
+_HUB_FAMILIES: dict[str, tuple[str, str]] = {
+    "streams": ("gauge", "Open WatchCampaignRows streams (admitted subscribers)."),
+    "campaigns": ("gauge", "Campaigns the hub holds (watched, or lingering after their last "
+                  "stream)."),
+    "pollers": ("gauge", "Campaigns this process polls (holding their poller lease)."),
+    "degraded_campaigns": ("gauge", "Watched campaigns whose last poll failed."),
+    "staleness_seconds": ("gauge", "Seconds since the last successful poll of the most stale "
+                          "watched, non-final campaign (0 when none)."),
+    "polls": ("counter", "Successful poll cycles."),
+    "poll_errors": ("counter", "Failed poll cycles (upstream or database)."),
+}
+# With --workers (multiprocess files): how the workers' values of a gauge merge.
+_Merge = Literal["livesum", "livemax"]
+_MERGE: dict[str, _Merge] = {"staleness_seconds": "livemax"}  # the others: livesum
+
+
+def _hub_values(hub: WatchedHub | None) -> dict[str, float]:
+    """What the hub holds now, by family name (zeros before a hub is attached)."""
+    if hub is None:
+        return dict.fromkeys(_HUB_FAMILIES, 0.0)
+    stats, states, now = hub.stats(), list(hub.states()), hub.clock()
+    ages = [now - s.last_poll_time for s in states
+            if not s.final and s.last_poll_time is not None]
+    return {
+        "streams": stats.get("subscribers", 0),
+        "campaigns": stats.get("campaigns", 0),
+        "pollers": stats.get("pollers", 0),
+        "degraded_campaigns": sum(1 for s in states if s.degraded),
+        "staleness_seconds": max([0.0, *ages]),
+        "polls": stats.get("polls", 0),
+        "poll_errors": stats.get("poll_errors", 0),
+    }
+
+
 class _HubCollector(Collector):
+    """One process: the hub's families computed at scrape time."""
+
     def __init__(self) -> None:
         self.hub: WatchedHub | None = None
 
     def describe(self) -> Iterable[Metric]:
-        return list(self._families({}, []))
+        return list(self._families(_hub_values(None)))
 
     def collect(self) -> Iterable[Metric]:
-        hub = self.hub
-        if hub is None:
-            return list(self._families({}, []))
-        return list(self._families(hub.stats(), list(hub.states()), hub.clock()))
+        return list(self._families(_hub_values(self.hub)))
 
     @staticmethod
-    def _families(stats: dict[str, Any], states: list[WatchedCampaign],
-                  now: float = 0.0) -> Iterator[Metric]:
-        def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-            return GaugeMetricFamily(f"revox_gateway_watch_{name}", doc, value=value)
+    def _families(values: dict[str, float]) -> Iterator[Metric]:
+        for name, (kind, doc) in _HUB_FAMILIES.items():
+            family = GaugeMetricFamily if kind == "gauge" else CounterMetricFamily
+            yield family(f"revox_gateway_watch_{name}", doc, value=values[name])
 
-        def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
-            return CounterMetricFamily(f"revox_gateway_watch_{name}", doc, value=value)
 
-        yield gauge("streams", "Open WatchCampaignRows streams (admitted subscribers).",
-                    stats.get("subscribers", 0))
-        yield gauge("campaigns", "Campaigns the hub holds (watched, or lingering after "
-                    "their last stream).", stats.get("campaigns", 0))
-        yield gauge("pollers", "Campaigns this process polls (holding their poller lease).",
-                    stats.get("pollers", 0))
-        yield gauge("degraded_campaigns", "Watched campaigns whose last poll failed.",
-                    sum(1 for s in states if s.degraded))
-        ages = [now - s.last_poll_time for s in states
-                if not s.final and s.last_poll_time is not None]
-        yield gauge("staleness_seconds", "Seconds since the last successful poll of the most "
-                    "stale watched, non-final campaign (0 when none).", max([0.0, *ages]))
-        yield counter("polls", "Successful poll cycles.", stats.get("polls", 0))
-        yield counter("poll_errors", "Failed poll cycles (upstream or database).",
-                      stats.get("poll_errors", 0))
+class _HubPublisher:
+    """Several worker processes (multiprocess files): the hub's families as real gauges
+    and counters that :meth:`publish` brings up to date (a collector's values would
+    never reach the files)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.hub: WatchedHub | None = None
+        self._gauges: dict[str, Gauge] = {}
+        self._counters: dict[str, Counter] = {}
+        self._counted: dict[str, float] = {}
+        for name, (kind, doc) in _HUB_FAMILIES.items():
+            if kind == "gauge":
+                self._gauges[name] = Gauge(
+                    f"revox_gateway_watch_{name}", doc, registry=registry,
+                    multiprocess_mode=_MERGE.get(name, "livesum"))
+            else:
+                self._counters[name] = Counter(f"revox_gateway_watch_{name}", doc,
+                                               registry=registry)
+                self._counted[name] = 0.0
+
+    def publish(self) -> None:
+        values = _hub_values(self.hub)
+        for name, gauge in self._gauges.items():
+            gauge.set(values[name])
+        for name, counter in self._counters.items():  # the hub's totals, as increments
+            grown = values[name] - self._counted[name]
+            if grown > 0:
+                counter.inc(grown)
+                self._counted[name] = values[name]
 
 
 class WatchMetrics:
     """``revox_gateway_watch_*`` families; ``attach`` the hub once it exists."""
 
-    def __init__(self, registry: CollectorRegistry, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, registry: CollectorRegistry, *, clock: Callable[[], float] = time.time,
+                 shared: bool = False) -> None:
         self._clock = clock
-        self._collector = _HubCollector()
-        registry.register(self._collector)
+        self._hub: _HubCollector | _HubPublisher
+        if shared:
+            self._hub = _HubPublisher(registry)
+        else:
+            self._hub = _HubCollector()
+            registry.register(self._hub)
         self.poll_seconds = Histogram(
             "revox_gateway_watch_poll_seconds", "Duration of one poll cycle of a watched "
             "campaign (listing, lookups, commit).", buckets=POLL_BUCKETS, registry=registry)
@@ -102,10 +158,17 @@ class WatchMetrics:
             "by this process's pollers.", registry=registry)
         self.changelog_rows = Gauge(
             "revox_gateway_watch_changelog_rows", "Rows in the durable change log, all "
-            "campaigns (refreshed at scrape, at most every few seconds).", registry=registry)
+            "campaigns (refreshed at scrape, at most every few seconds).", registry=registry,
+            multiprocess_mode="livemax")  # every worker counts the same shared table
 
     def attach(self, hub: WatchedHub) -> None:
-        self._collector.hub = hub
+        self._hub.hub = hub
+
+    def publish(self) -> None:
+        """Several workers: write the hub's families to this worker's files (one process
+        computes them at scrape time instead: nothing to do)."""
+        if isinstance(self._hub, _HubPublisher):
+            self._hub.publish()
 
     def poll_cycle(self, seconds: float) -> None:
         """A poll cycle ended (succeeded or failed) after ``seconds``."""
