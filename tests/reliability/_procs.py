@@ -20,16 +20,17 @@ from pathlib import Path
 import grpc
 import httpx
 from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.store import sqlite_url
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..support import auth, detail
+from ..support import auth
 
 __all__ = ["Child", "CreateResult", "Stub", "free_port", "gateway_args", "reason_of",
-           "retrying_create", "scrape", "simulator_args", "usage"]
+           "retry_after", "retrying_create", "scrape", "simulator_args", "usage"]
 
 Stub = campaign_service_pb2_grpc.CampaignServiceStub
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.ABORTED,
@@ -105,13 +106,14 @@ def usage(pid: int) -> Usage:
     return Usage(rss, len(os.listdir(f"/proc/{pid}/fd")))
 
 
-async def scrape(address: str, name: str) -> float:
-    """The value of the unlabelled sample ``name`` at ``http://address/metrics``."""
+async def scrape(address: str, name: str, **labels: str) -> float:
+    """The value of the sample ``name`` whose labels include ``labels`` at
+    ``http://address/metrics``."""
     async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
         text = (await http.get(f"http://{address}/metrics")).text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == name:
+            if sample.name == name and labels.items() <= sample.labels.items():
                 return float(sample.value)
     raise LookupError(f"{name} is not in the scrape")
 
@@ -119,10 +121,22 @@ async def scrape(address: str, name: str) -> float:
 def reason_of(exc: grpc.aio.AioRpcError) -> str:
     """The ErrorInfo reason, or the status code's name when there is none (a gateway
     that is down answers without details)."""
-    info = detail(exc, error_details_pb2.ErrorInfo)
-    if isinstance(info, error_details_pb2.ErrorInfo) and info.reason:
-        return info.reason
+    status = rpc_status.from_call(exc)
+    for any_ in status.details if status is not None else ():
+        info = error_details_pb2.ErrorInfo()
+        if any_.Unpack(info) and info.reason:
+            return info.reason
     return exc.code().name
+
+
+def retry_after(exc: grpc.aio.AioRpcError, default: float) -> float:
+    """RetryInfo's delay in seconds, or ``default`` when the error has none."""
+    status = rpc_status.from_call(exc)
+    for any_ in status.details if status is not None else ():
+        info = error_details_pb2.RetryInfo()
+        if any_.Unpack(info):
+            return float(info.retry_delay.ToTimedelta().total_seconds())
+    return default
 
 
 @dataclass
@@ -153,8 +167,6 @@ async def retrying_create(stub: Stub, request: pb.CreateCampaignRequest, *, atte
             result.unknown = reason == "CREATE_OUTCOME_UNKNOWN"
             if exc.code() not in RETRYABLE:
                 return result
-            retry = detail(exc, error_details_pb2.RetryInfo)
-            wait = (retry.retry_delay.ToTimedelta().total_seconds()
-                    if isinstance(retry, error_details_pb2.RetryInfo) else backoff)
+            wait = retry_after(exc, backoff)
             await asyncio.sleep(min(max_wait, wait))
     return result
