@@ -165,11 +165,12 @@ async def test_an_inbound_traceparent_is_continued_and_sent_upstream(
     sent = [_header(fake, i) for i in range(2)]
     assert sent == [f"00-{CALLER_TRACE}-{_hex(a.context.span_id, 16)}-01" for a in attempts]
     assert len(set(sent)) == 2  # one span per attempt
+    assert {_header(fake, i, "tracestate") for i in range(2)} == {"vendor=x1"}
 
 
-def _header(fake: FakeRevox, index: int) -> str | None:
+def _header(fake: FakeRevox, index: int, name: str = "traceparent") -> str | None:
     headers = fake.requests[index].headers
-    return next((v for k, v in headers.items() if k.lower() == "traceparent"), None)
+    return next((v for k, v in headers.items() if k.lower() == name), None)
 
 
 async def test_no_span_holds_a_key_a_phone_number_an_id_or_a_query(
@@ -198,8 +199,9 @@ async def test_no_span_holds_a_key_a_phone_number_an_id_or_a_query(
 async def test_a_watch_stream_has_a_span_and_its_poller_traces_apart(
     settings: Settings, tracing: Tracing, exporter: InMemorySpanExporter
 ) -> None:
-    """The stream's span ends (CANCELLED) when the caller hangs up; the poller's upstream
-    calls serve every subscriber, so they are not children of the rpc that started it."""
+    """The stream's span ends (CANCELLED) when the caller hangs up; its admission check is
+    its child; the poller's upstream calls serve every subscriber, so they are not children
+    of the rpc that started the poller (they start traces of their own)."""
     async with traced(settings, tracing) as stub:
         cid = (await stub.CreateCampaign(create_request(), metadata=auth())).id
         call = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid),
@@ -212,6 +214,8 @@ async def test_a_watch_stream_has_a_span_and_its_poller_traces_apart(
     spans = list(exporter.get_finished_spans())
     polls = [s for s in spans if s.name == "GET /campaigns/{id}/rows"]
     assert polls and all(p.parent is None for p in polls), [(p.name, p.parent) for p in polls]
+    # The admission check is the subscriber's own call: a child of its stream's span.
+    assert {c.name for c in _children(spans, watch)} == {"GET /campaigns/{id}"}
 
 
 async def _finished(exporter: InMemorySpanExporter, name: str) -> ReadableSpan:
