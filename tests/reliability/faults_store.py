@@ -17,10 +17,12 @@ import asyncio
 import json
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ._fault_database import DatabaseRow, run_database_fault
 from ._fault_kills import KillRun, run_kills
 
 __all__ = ["main"]
@@ -52,12 +54,37 @@ def _bad_kills(r: KillRun) -> bool:
                 or r.left_unknown or r.failed)
 
 
+def _database_line(r: DatabaseRow) -> str:
+    recovery = "-" if r.recovery is None else f"{r.recovery:.2f} s to the first create"
+    return (f"| {r.fault} | {r.attempted} | {r.posts} | {r.duplicated} | {r.reconciled} | "
+            f"{r.left_unknown} | {r.events_lost} | {r.events_duplicated} | {recovery} |")
+
+
+def _database_notes(r: DatabaseRow) -> str:
+    def fmt(c: Counter[str]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "-"
+    return (f"{r.fault}: creates during the fault: {fmt(r.during)}; POSTs for those that "
+            f"failed: {r.posts_for_failed}; reads during the fault: {fmt(r.reads)}; /healthz "
+            f"during the fault: {r.health}; watch: {fmt(r.violations)}"
+            + "".join(f"; {n}" for n in r.notes))
+
+
+def _bad_database(r: DatabaseRow) -> bool:
+    return bool(r.duplicated or r.posts_for_failed or r.left_unknown or r.events_lost
+                or r.events_duplicated or r.recovery is None)
+
+
 async def _run(only: set[str], kills: int, seed: int, workdir: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if "kills" in only:
         r = await run_kills(kills, seed, workdir)
         out.append({"row": "kills", "line": _kill_line(r), "notes": _kill_notes(r),
                     "bad": _bad_kills(r), "data": asdict(r)})
+    for kind in ("disk", "locked"):
+        if kind in only:
+            d = await run_database_fault(kind, seed, workdir)
+            out.append({"row": kind, "line": _database_line(d), "notes": _database_notes(d),
+                        "bad": _bad_database(d), "data": asdict(d)})
     return out
 
 
