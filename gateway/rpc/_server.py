@@ -49,6 +49,21 @@ _HTTP2_LIMITS = (
     ("grpc.keepalive_timeout_ms", 20_000),
 )
 
+# Calls grpc core has received but the event loop has not accepted yet (grpc.aio accepts
+# one per loop turn, so a burst of streams waits there while the loop serves the first
+# ones). Past the soft limit core drops a growing random share of them, all of them past
+# the hard one, and a dropped call ends CANCELLED with no detail, never reaching the
+# gateway: no log line, no metric, no RESOURCE_EXHAUSTED. grpc's defaults (1,000/3,000)
+# dropped ~9 % of 2,000 streams opened at once (issue 16, tests/reliability/streams.py).
+# The soft limit is the process's watch-stream cap (gateway.limits, 10,000): a burst up
+# to it reaches the gateway, which serves it or refuses the excess with a detail. A
+# waiting call costs ~15 KB (6,000 held behind a stalled loop: +92 MB RSS), so the hard
+# limit bounds that backlog to ~300 MB; only past it may core still drop calls silently.
+_PENDING_CALLS = (
+    ("grpc.server.max_pending_requests", 10_000),
+    ("grpc.server.max_pending_requests_hard_limit", 20_000),
+)
+
 
 class RpcServer:
     """CampaignService, health and reflection on one port (``port`` once started)."""
@@ -71,6 +86,7 @@ class RpcServer:
                 ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
                 *(_WORKER_OPTIONS if settings.reuse_port else ()),
                 *_HTTP2_LIMITS,
+                *_PENDING_CALLS,
             ]
         )
         self._server.add_generic_rpc_handlers((generic_handler(servicer),))
