@@ -107,7 +107,8 @@ class Replica:
 
     async def start(self) -> None:
         self.cli = Cli("gateway", "serve", "--listen", "127.0.0.1:0", "--metrics-listen",
-                       "127.0.0.1:0", "--log-level", "WARNING", *self.args, cwd=self.tmp, env=_child_env())
+                       "127.0.0.1:0", "--log-level", "WARNING", *self.args, cwd=self.tmp,
+                       env=_child_env())
         banner = await asyncio.to_thread(self.cli.read_until, BANNER_END, 120.0)
         self.address = _address(banner)
         found = re.search(r"metrics: (http://\S+/metrics)", banner)
@@ -177,13 +178,14 @@ class Stream:
                 self.changes.append((m.revision, m.commit_time.ToNanoseconds() / 1e9, received))
                 self.changed.set()
 
-    async def first_commit_after(self, t: float, timeout: float) -> float:
-        """Receipt time of the first change committed after wall-clock ``t``."""
+    async def first_commit_after(self, t: float, timeout: float) -> tuple[float, float]:
+        """(commit time, receipt time) of the first change committed after wall-clock
+        ``t``."""
         async with asyncio.timeout(timeout):
             while True:
                 for _, committed, received in self.changes:
                     if committed > t:
-                        return received
+                        return committed, received
                 self.changed.clear()
                 if self.task.done():
                     raise RuntimeError(f"the stream on {self.replica.name} ended")

@@ -16,11 +16,17 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.1f}"
 
 
-def _takeover(plan: Plan, f: Figures, poll: float, follow: float) -> tuple[str, list[tuple[str, bool, str]]]:
+Verdicts = list[tuple[str, bool, str]]
+
+
+def _takeover(plan: Plan, f: Figures, poll: float, follow: float) -> tuple[str, Verdicts]:
     lease_bound, delivery_bound = plan.ttl + follow, plan.ttl + follow + poll
     rows = [
         ["kill → lease taken by another process", f"{median(f.takeover):.2f}",
          f"{min(f.takeover):.2f}", f"{max(f.takeover):.2f}", f"≤ {lease_bound:g}"],
+        ["lease taken → the new poller's first commit starts (its first poll: a full sweep)",
+         f"{median(f.first_commit):.2f}", f"{min(f.first_commit):.2f}",
+         f"{max(f.first_commit):.2f}", "one poll cycle"],
         ["kill → every surviving subscriber got a revision of the new poller",
          f"{median(f.delivered):.2f}", f"{min(f.delivered):.2f}", f"{max(f.delivered):.2f}",
          f"≤ {delivery_bound:g}"],
@@ -54,7 +60,7 @@ def _takeover(plan: Plan, f: Figures, poll: float, follow: float) -> tuple[str, 
     return md, verdicts
 
 
-def _delivery(plan: Plan, f: Figures) -> tuple[str, list[tuple[str, bool, str]]]:
+def _delivery(plan: Plan, f: Figures) -> tuple[str, Verdicts]:
     rows = []
     for label, values in f.delivery.items():
         if values:

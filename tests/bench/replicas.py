@@ -77,7 +77,8 @@ class Plan:
 @dataclass
 class Figures:
     takeover: list[float] = field(default_factory=list)  # kill -> lease taken
-    delivered: list[float] = field(default_factory=list)  # kill -> every survivor got a new change
+    first_commit: list[float] = field(default_factory=list)  # taken -> its first commit starts
+    delivered: list[float] = field(default_factory=list)  # kill -> every survivor got one
     delivery: dict[str, list[float]] = field(default_factory=dict)  # label -> latencies (s)
     unary: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     load: dict[str, str] = field(default_factory=dict)  # phase -> load average at its start
@@ -202,10 +203,12 @@ async def _pg_phase(plan: Plan, tmp: Path, url: str, sim_url: str, figures: Figu
                     _lease_taken(conn, cid, lease.epoch, plan.ttl, limit),
                     *(s.first_commit_after(killed_at, limit) for s in streams))
                 figures.takeover.append(taken_at - killed_at)
-                figures.delivered.append(max(received) - killed_at)
+                figures.first_commit.append(min(c for c, _ in received) - taken_at)
+                figures.delivered.append(max(r for _, r in received) - killed_at)
                 _log(f"kill {k + 1}/{plan.kills} of {poller.name}: lease taken after "
-                     f"{figures.takeover[-1]:.2f} s, new revision at every survivor after "
-                     f"{figures.delivered[-1]:.2f} s")
+                     f"{figures.takeover[-1]:.2f} s, its first commit "
+                     f"{figures.first_commit[-1]:.2f} s later, new revision at every "
+                     f"survivor after {figures.delivered[-1]:.2f} s")
                 await poller.start()
                 streams.append(Stream(poller, cid))
                 await streams[-1].ready()
