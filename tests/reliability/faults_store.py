@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ._fault_clock import ClockRow, run_clock
 from ._fault_database import DatabaseRow, run_database_fault
 from ._fault_kills import KillRun, run_kills
 
@@ -74,6 +75,25 @@ def _bad_database(r: DatabaseRow) -> bool:
                 or r.events_duplicated or r.recovery is None)
 
 
+def _clock_line(r: ClockRow) -> str:
+    took = (f"answered {min(r.settled_in):.1f}–{max(r.settled_in):.1f} s after the step"
+            if r.settled_in else "-")
+    return (f"| {r.fault} | {r.attempted} | {r.posts} | {r.duplicated} | {r.reconciled} | "
+            f"{r.left_unknown} | - | - | {took} |")
+
+
+def _clock_notes(r: ClockRow) -> str:
+    retry = (f"RetryInfo seen {min(r.retry_after):.1f}–{max(r.retry_after):.0f} s"
+             if r.retry_after else "no RetryInfo")
+    return f"{r.fault}: {retry}" + "".join(f"; {n}" for n in r.notes)
+
+
+def _bad_clock(r: ClockRow) -> bool:
+    if r.fault.endswith("(before)"):
+        return False  # shows the failure the fix removes
+    return bool(r.duplicated or r.left_unknown or any("another" in n for n in r.notes))
+
+
 async def _run(only: set[str], kills: int, seed: int, workdir: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if "kills" in only:
@@ -85,6 +105,10 @@ async def _run(only: set[str], kills: int, seed: int, workdir: Path) -> list[dic
             d = await run_database_fault(kind, seed, workdir)
             out.append({"row": kind, "line": _database_line(d), "notes": _database_notes(d),
                         "bad": _bad_database(d), "data": asdict(d)})
+    if "clock" in only:
+        for c in await run_clock(seed, workdir):
+            out.append({"row": "clock", "line": _clock_line(c), "notes": _clock_notes(c),
+                        "bad": _bad_clock(c), "data": asdict(c)})
     return out
 
 
