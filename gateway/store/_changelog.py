@@ -45,6 +45,7 @@ from ._watch_lease import (
     lease_is_free,
     release_lease,
     renew_lease,
+    report_degraded,
     take_lease,
 )
 from ._watch_read import changes_since, iter_snapshot
@@ -228,7 +229,7 @@ class ChangeLog:
             await conn.execute(
                 update(watch_campaigns)
                 .where(watch_campaigns.c.campaign_key == campaign_key)
-                .values(current_revision=current, last_polled_at=now)
+                .values(current_revision=current, last_polled_at=now, degraded_detail=None)
             )
         return CommitResult(current, changes)
 
@@ -279,6 +280,18 @@ class ChangeLog:
         """Give a held lease up at once (a successor need not wait for it to expire)."""
         async with self._e.write.begin() as conn:  # NOTIFYs followers on PostgreSQL
             await release_lease(conn, campaign_key, lease, notify=self._e.dialect == "postgresql")
+
+    async def report_degraded(
+        self, campaign_key: str, lease: WatchLease, detail: str | None
+    ) -> bool:
+        """The holder's polls fail with ``detail`` (followers' heartbeats say so until a
+        commit clears it); False when the lease was lost."""
+        async with self._e.write.begin() as conn:  # NOTIFY: followers read it at once
+            mine = await report_degraded(conn, campaign_key, lease, detail)
+            if mine and self._e.dialect == "postgresql":
+                await conn.execute(select(func.pg_notify(NOTIFY_CHANNEL,
+                                                         f"{campaign_key}:degraded")))
+            return mine
 
     async def lease_is_free(self, campaign_key: str, *, now: float) -> bool:
         """Nobody holds the campaign's poller lease (released, expired or never taken)."""
@@ -352,12 +365,13 @@ class ChangeLog:
                         wc.epoch,
                         wc.last_polled_at,
                         wc.terminal,
+                        wc.degraded_detail,
                     ).where(wc.campaign_key == campaign_key)
                 )
             ).first()
         if row is None:
             return WatchState(0, 0, self._epoch, None, False)
-        return WatchState(int(row[0]), int(row[1]), str(row[2]), row[3], bool(row[4]))
+        return WatchState(int(row[0]), int(row[1]), str(row[2]), row[3], bool(row[4]), row[5])
 
     async def snapshot(self, campaign_key: str) -> Snapshot:
         """All current rows and the revision they reflect (one read transaction).

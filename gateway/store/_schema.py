@@ -14,7 +14,7 @@ Before Alembic the schema had hand-rolled versions 1..5 (``meta.schema_version``
 v1 first layout; v2 ``watch_campaigns.terminal`` and the retention indexes; v3
 ``watch_rows.fast_hash``; v4 ``watch_changes.changed``; v5
 ``watch_campaigns.incarnation``. Revision 0001 is v5; 0002 adds the idempotency lease;
-0003 the watch poller lease.
+0003 the watch poller lease; 0004 the poller's reported trouble (``degraded_detail``).
 """
 
 from __future__ import annotations
@@ -98,6 +98,9 @@ watch_campaigns = Table(
     Column("lease_owner", String, nullable=True),
     Column("lease_epoch", Integer, nullable=False, server_default="0"),
     Column("lease_expires_at", Float, nullable=True),
+    # What the lease holder's last poll failed with (revision 0004), for the heartbeats
+    # of replicas that follow its log; NULL: it succeeded.
+    Column("degraded_detail", String, nullable=True),
 )
 
 watch_rows = Table(

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ._schema import watch_campaigns
 
 __all__ = ["NOTIFY_CHANNEL", "LeaseLost", "WatchLease", "check_lease", "lease_is_free", "release_lease",
-           "renew_lease", "take_lease"]
+           "renew_lease", "report_degraded", "take_lease"]
 
 
 # PostgreSQL: every commit of a revision NOTIFYs this channel with "campaign_key:revision"
@@ -120,3 +120,16 @@ async def lease_is_free(conn: AsyncConnection, campaign_key: str, now: float) ->
         select(_wc.lease_owner, _wc.lease_expires_at).where(_wc.campaign_key == campaign_key)
     )).first()
     return row is None or row[0] is None or row[1] is None or row[1] <= now
+
+
+async def report_degraded(
+    conn: AsyncConnection, campaign_key: str, lease: WatchLease, detail: str | None
+) -> bool:
+    """Say what the holder's polls fail with (None: nothing) for the followers; only
+    under the current lease, so a former holder cannot overwrite its successor's word.
+    False when the lease is no longer ours."""
+    res = await conn.execute(
+        update(watch_campaigns).where(*_mine(campaign_key, lease))  # type: ignore[arg-type]
+        .values(degraded_detail=detail)
+    )
+    return int(res.rowcount) == 1

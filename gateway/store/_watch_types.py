@@ -88,3 +88,6 @@ class WatchState(NamedTuple):
     epoch: str
     last_polled_at: float | None
     terminal: bool
+    # The poller's report of its last poll's failure (None: it succeeded): the same
+    # ``upstream_degraded`` on every replica's heartbeats.
+    degraded_detail: str | None = None

@@ -124,6 +124,7 @@ class Poller:
         self._cycle_requests = 0
         self._key: str | None = None
         self._statuses: tuple[str, ...] = _BASE_ACTIVE
+        self._reported: str | None = None  # the trouble followers were told of (None: none)
 
     # -- upstream -------------------------------------------------------------
 
@@ -354,6 +355,7 @@ class Poller:
                 return
             except Exception as exc:  # upstream or e.g. the database: never die silently
                 self._degraded(exc)
+                await self._report()
                 interval = backoff
                 backoff = min(cap, backoff * 2)
             finally:
@@ -374,6 +376,7 @@ class Poller:
             self.s.revision = result.revision
         was_degraded = self.s.degraded
         self.s.degraded, self.s.detail = False, ""
+        self._reported = None  # the commit cleared it in the database
         self.s.last_poll_time = self._clock()
         if not self.s.ready.is_set() or was_degraded:
             self.s.ready.set()
@@ -419,6 +422,20 @@ class Poller:
         self._counters["poll_errors"] += 1
         self.s.degraded = True
         self.s.notify_all()
+
+    async def _report(self) -> None:
+        """Tell the replicas that follow this campaign's log what polling fails with,
+        so their subscribers' heartbeats say ``upstream_degraded`` as these do (written
+        under the lease; the next commit clears it). Once per change of detail."""
+        if self._lease is None or self._reported == self.s.detail:
+            return
+        try:
+            await self._log.report_degraded(self.s.campaign_id, self._lease, self.s.detail)
+        except Exception as exc:  # noqa: BLE001 - e.g. the database itself: retried next cycle
+            log.debug("watch poller of %s: report not written: %s", self.s.campaign_id,
+                      type(exc).__name__)
+            return
+        self._reported = self.s.detail
 
     async def _sleep(self, seconds: float) -> None:
         if self.s.wake.is_set():

@@ -206,7 +206,8 @@ class CampaignRunner:
 
     async def _followed(self) -> None:
         """What a follower tells streams: ready once the holder polled since (a poll
-        succeeded somewhere, as the poller's ``ready`` means here), final when marked."""
+        succeeded somewhere, as the poller's ``ready`` means here), degraded while the
+        holder reports its polls failing, final when marked."""
         st = self.s
         state = await self._log.state(st.campaign_id)
         if self._first_poll is None:
@@ -214,13 +215,17 @@ class CampaignRunner:
         polled = state.last_polled_at is not None and state.last_polled_at != self._first_poll
         if polled:
             st.last_poll_time = state.last_polled_at
-        was = st.degraded
-        st.degraded, st.detail = False, ""
+        was = (st.degraded, st.detail)
+        # The holder's own trouble (upstream failing), as its subscribers are told it.
+        trouble = state.degraded_detail
+        st.degraded, st.detail = trouble is not None, trouble or ""
         if state.terminal:
             st.final = True
-        if (polled and not st.ready.is_set()) or was or st.final:
+        if (polled and not st.ready.is_set()) or (was[0] and not st.degraded) or st.final:
             st.ready.set()
             st.notify_all()
+        elif (st.degraded, st.detail) != was:
+            st.notify_all()  # streams send a heartbeat saying so
 
     def _degraded(self, exc: Exception) -> None:
         if not self.s.degraded:  # once per outage, not once per read

@@ -34,6 +34,7 @@ async def make_legacy(url: str, version: int) -> None:
         "ALTER TABLE watch_campaigns DROP COLUMN lease_owner",
         "ALTER TABLE watch_campaigns DROP COLUMN lease_epoch",
         "ALTER TABLE watch_campaigns DROP COLUMN lease_expires_at",
+        "ALTER TABLE watch_campaigns DROP COLUMN degraded_detail",
         *(sql for introduced, sql in _LATER if introduced > version),
         "DELETE FROM meta WHERE key = 'schema_version'",
     ]

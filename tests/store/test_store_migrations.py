@@ -68,7 +68,7 @@ async def execute(url: str, *statements: str) -> None:
 
 
 async def test_fresh_database_is_at_head(db: Database) -> None:
-    assert await db.schema_version() == head_revision() == "0003"
+    assert await db.schema_version() == head_revision() == "0004"
     assert await db.migrate() == head_revision()  # re-running is a no-op
     assert await db.check_schema() == head_revision()
     # An old (hand-rolled) gateway reads 6 > 5 and refuses, instead of migrating.
@@ -141,7 +141,7 @@ async def test_newer_revision_is_refused(db_url: str) -> None:
         with pytest.raises(SchemaTooNew) as err:
             await opening
         message = str(err.value)
-        assert "\n" not in message and "revision 9999" in message and "0003" in message
+        assert "\n" not in message and "revision 9999" in message and "0004" in message
 
 
 async def test_newer_hand_rolled_version_is_refused(db_url: str) -> None:
