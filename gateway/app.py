@@ -187,12 +187,16 @@ async def serve(settings: Settings) -> None:
     """Check the settings, then run until SIGTERM or SIGINT and shut down gracefully.
     A configuration that cannot work raises ``StartupError`` before anything starts."""
     preflight.check(settings)
+    try:
+        tracing = tracing_from_env(os.environ)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
     configure_logging(settings.observability.log_level, settings.observability.log_format)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Gateway(settings, tracing=tracing_from_env(os.environ)) as gateway:
+    async with Gateway(settings, tracing=tracing) as gateway:
         probe = await preflight.probe_upstream(gateway.upstream_url)
         print(banner(gateway, probe), flush=True)
         await stop.wait()

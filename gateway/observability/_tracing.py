@@ -54,7 +54,6 @@ DEFAULT_SERVICE_NAME = "revox-grpc-gateway"
 _INSTRUMENTATION = "gateway"
 _CARRIED = frozenset(("traceparent", "tracestate"))  # W3C trace context, lower-case as gRPC has it
 _ROOT = Context()  # an empty context: the span starts a trace
-_OFF = frozenset(("none", ""))
 
 if TYPE_CHECKING:  # generic only in the type stubs
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
@@ -68,15 +67,23 @@ def tracing_from_env(env: Mapping[str, str]) -> Tracing | None:
     ``OTEL_SDK_DISABLED=true`` or ``OTEL_TRACES_EXPORTER=none``. ``service.name`` is
     ``OTEL_SERVICE_NAME``, else ``revox-grpc-gateway``. The SDK reads its other standard
     variables itself (``OTEL_EXPORTER_OTLP_HEADERS``, ``..._TIMEOUT``, ``OTEL_BSP_*``,
-    ``OTEL_TRACES_SAMPLER``, ``OTEL_RESOURCE_ATTRIBUTES``).
+    ``OTEL_TRACES_SAMPLER``, ``OTEL_RESOURCE_ATTRIBUTES``). An endpoint that is not an
+    http(s) URL is a ValueError naming its variable (the exporter would only log, later).
     """
-    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    variable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    endpoint = env.get(variable, "").strip()
     if not endpoint:
-        base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+        variable = "OTEL_EXPORTER_OTLP_ENDPOINT"
+        base = env.get(variable, "").strip()
         endpoint = base and base.rstrip("/") + "/v1/traces"
     if (not endpoint or env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
-            or env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() in _OFF):
+            or env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none"):
         return None
+    url = urlsplit(endpoint)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        shown = _without_userinfo(env[variable].strip())
+        raise ValueError(f"env {variable}={shown}: not an http:// or https:// URL (e.g. "
+                         "http://localhost:4318); fix it, or unset it to turn traces off")
     # Imported here: a gateway that does not trace never loads the SDK or the exporter.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -90,9 +97,13 @@ def tracing_from_env(env: Mapping[str, str]) -> Tracing | None:
 
 
 def _without_userinfo(url: str) -> str:
-    """``url`` as the banner may print it: no ``user:password@``."""
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    """``url`` as the banner or an error may print it: no ``user:password@``, also when
+    the URL is malformed (no scheme: urlsplit would not find the authority)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority, slash, path = rest.partition("/")
+    return scheme + sep + authority.rpartition("@")[2] + slash + path
 
 
 class Tracing:

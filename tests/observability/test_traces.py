@@ -35,6 +35,7 @@ from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
 from ..support import ALICE, auth, create_request
 from ..test_cli import BANNER_END, Cli, _env
+from ..test_cli_errors import _clean_env, _refused
 from ..upstream._fakes import FakeRevox, reply, serving
 
 SERVICE = "revox.campaigns.v1.CampaignService"
@@ -328,6 +329,13 @@ def _threaded_collector() -> Iterator[tuple[str, list[bytes]]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_an_endpoint_that_is_no_url_is_one_line_naming_its_variable(tmp_path: Path) -> None:
+    line = _refused(tmp_path, env=_clean_env(OTEL_EXPORTER_OTLP_ENDPOINT="k:s3cret@collector:4318"))
+    assert line == ("revox-gateway: env OTEL_EXPORTER_OTLP_ENDPOINT=collector:4318: not an "
+                    "http:// or https:// URL (e.g. http://localhost:4318); fix it, or unset it "
+                    "to turn traces off")
 
 
 @pytest.mark.parametrize("env", [
