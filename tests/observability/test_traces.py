@@ -145,6 +145,26 @@ async def test_reads_through_the_aiohttp_transport_are_children_too(
     assert len(traces) == 3  # no rpc inherits another's context
 
 
+async def test_concurrent_rpcs_keep_their_own_context(
+    settings: Settings, tracing: Tracing, exporter: InMemorySpanExporter
+) -> None:
+    """grpc.aio serves each rpc in a task of its own: eight reads at once, each upstream
+    span under its own rpc's span, eight traces."""
+    async with traced(settings, tracing) as stub:
+        cid = (await stub.CreateCampaign(create_request(), metadata=auth())).id
+        exporter.clear()
+        await asyncio.gather(*(
+            stub.GetCampaign(pb.GetCampaignRequest(id=cid, skip_cache=True), metadata=auth())
+            for _ in range(8)))
+    spans = list(exporter.get_finished_spans())
+    rpcs = [s for s in spans if s.kind is SpanKind.SERVER]
+    assert len(rpcs) == 8 and len({r.context.trace_id for r in rpcs}) == 8
+    for rpc in rpcs:
+        (child,) = _children(spans, rpc)
+        assert child.name == "GET /campaigns/{id}"
+        assert child.context.trace_id == rpc.context.trace_id
+
+
 async def test_an_inbound_traceparent_is_continued_and_sent_upstream(
     settings: Settings, tracing: Tracing, exporter: InMemorySpanExporter
 ) -> None:
