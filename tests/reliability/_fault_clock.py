@@ -10,7 +10,7 @@ the real one (the clock object's ``monotonic``). Each create's POST is lost firs
   measured on the wall clock is over at once: the retry creates again while the first
   commits, a duplicate. Measured step-proof, it still waits 2 s, then reconciles.
 - *backward*: the POST's connection is dropped (nothing created); the wall steps -3 h;
-  the caller retries for 15 s. On the wall clock the lost attempt is 3 h in the future
+  the caller retries for 8 s. On the wall clock the lost attempt is 3 h in the future
   and the request_id stays unknown (RetryInfo says hours); step-proof, it is released
   after 2 s and created once.
 - *in flight*: a duplicate arrives after a +3 h step while the first create is still at
@@ -115,7 +115,7 @@ async def _lost_then_step(campaigns: Campaigns, sim: Simulator, wall: WallClock,
             pass  # lost: timed out, or the connection dropped
         wall.offset += step
         stepped = time.monotonic()
-        if await _retry(campaigns, name, request_id, row, budget=15.0):
+        if await _retry(campaigns, name, request_id, row, budget=8.0):
             row.settled_in.append(time.monotonic() - stepped)
         wall.offset -= step  # the next create starts from the true time again
     row.attempted = creates
@@ -202,7 +202,7 @@ async def _scenario(kind: str, step_proof: bool, seed: int, workdir: Path,
     return row
 
 
-async def run_clock(seed: int, workdir: Path, creates: int = 5) -> list[ClockRow]:
+async def run_clock(seed: int, workdir: Path, creates: int = 3) -> list[ClockRow]:
     rows = []
     for kind in ("forward", "backward"):
         for step_proof in (True, False):

@@ -264,6 +264,8 @@ class Report:
     tally: Tally
     samples: list[Sample]
     injected: dict[str, int] = field(default_factory=dict)  # fault kind -> times fired
+    quiet_seconds: tuple[float, float] = (0.0, 0.0)  # pause until the quiet sample
+    loaded_seconds: float = 0.0
 
     def growth(self) -> dict[str, float]:
         def g(a: float, b: float) -> float:
@@ -311,12 +313,17 @@ async def _drive(gateway: Child, metrics: str, address: str, minutes: float, war
         tasks = _workers(load)
         try:
             await asyncio.sleep(warmup)
+            paused = time.monotonic()
             await _pause(load, tasks, stop=False)
             start, settled_start = await _quiet_sample(gateway, metrics, started)
+            quiet = [time.monotonic() - paused]
             load.running.set()
+            loaded = time.monotonic()
             await asyncio.sleep(minutes * 60)
+            paused = time.monotonic()
             await _pause(load, tasks, stop=True)
             end, settled_end = await _quiet_sample(gateway, metrics, started)
+            quiet.append(time.monotonic() - paused)
         finally:
             sampler.cancel()
             load.stopping = True
@@ -324,10 +331,13 @@ async def _drive(gateway: Child, metrics: str, address: str, minutes: float, war
             for t in tasks:
                 t.cancel()
             await asyncio.gather(sampler, *tasks, return_exceptions=True)
-    loaded = [s for s in samples if start.at < s.at < end.at]
-    peak = max(loaded, key=lambda s: s.rss_kib, default=None)
-    return Report(minutes, warmup, start, end, (settled_start, settled_end), peak, load.tally,
-                  samples)
+    under_load = [s for s in samples if start.at < s.at < end.at]
+    peak = max(under_load, key=lambda s: s.rss_kib, default=None)
+    report = Report(minutes, warmup, start, end, (settled_start, settled_end), peak,
+                    load.tally, samples)
+    report.quiet_seconds = (round(quiet[0], 1), round(quiet[1], 1))
+    report.loaded_seconds = round(paused - loaded, 1)
+    return report
 
 
 async def _injected(simulator_url: str) -> dict[str, int]:
@@ -356,6 +366,11 @@ def _markdown(r: Report) -> str:
                      f"MiB; open files {min(s.open_files for s in r.samples)}–"
                      f"{max(s.open_files for s in r.samples)}; tasks "
                      f"{min(s.tasks for s in r.samples):.0f}–{max(s.tasks for s in r.samples):.0f}.")
+    minutes = [s for i, s in enumerate(r.samples) if i % 12 == 11]  # one a minute
+    if minutes:
+        lines.append("RSS / open files / tasks each minute under load: " + "; ".join(
+            f"{s.at / 60:.0f} min {s.rss_kib / 1024:.1f} MiB / {s.open_files} / {s.tasks:.0f}"
+            for s in minutes))
     t = r.tally
     ok = sum(v for k, v in t.calls.items() if k.endswith(" OK"))
     lines.append(f"\nCalls: {sum(t.calls.values())} ({ok} OK); creates {t.creates}, replays "
@@ -364,6 +379,9 @@ def _markdown(r: Report) -> str:
     lines.append("Faults the simulator injected: " + ", ".join(
         f"{k} {v}" for k, v in sorted(r.injected.items())))
     lines.append("Outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(t.calls.items())))
+    lines.append(f"Load {r.loaded_seconds:.0f} s after a {r.warmup:.0f} s warm-up; pausing "
+                 f"until quiet took {r.quiet_seconds[0]:.0f} s (start) and "
+                 f"{r.quiet_seconds[1]:.0f} s (end).")
     if not all(r.settled):
         lines.append(f"\nTask count did not hold still within 60 s (start, end): {r.settled}.")
     lines.append(f"\nResult: {'PASS' if r.ok() else 'FAIL'} (growth limit {LIMIT:.0%}).")
