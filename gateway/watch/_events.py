@@ -106,21 +106,18 @@ def group(changes: Sequence[Change]) -> list[Batch]:
     return out
 
 
-def _expire(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
 class Mailbox:
     """Bounded queue of batches of one subscriber, plus its control flags."""
 
-    __slots__ = ("api_key", "maxsize", "_items", "_waiter", "overflowed", "error", "notified")
+    __slots__ = ("api_key", "maxsize", "_items", "_waiter", "_timer", "overflowed", "error",
+                 "notified")
 
     def __init__(self, api_key: str, maxsize: int) -> None:
         self.api_key = api_key
         self.maxsize = max(1, maxsize)
         self._items: list[Batch] = []  # a deque's first block alone is ~600 bytes
         self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self.overflowed = False
         self.error: BaseException | None = None
         self.notified = False  # campaign state changed (ready, degraded, final)
@@ -153,21 +150,44 @@ class Mailbox:
         return bool(self._items) or self.overflowed or self.error is not None or self.notified
 
     async def wait(self, timeout: float) -> bool:
-        """True when something is pending, False on timeout."""
+        """True when something is pending, False once ``timeout`` has passed."""
         if self.pending():
             return True
-        # A bare future and one timer: every subscriber waits here once per revision,
-        # and asyncio.wait_for costs several times as much at 1,000 subscribers.
+        # One timer per mailbox, kept across waits, not one per wait: every subscriber
+        # waits here once per revision, and at 1,000 subscribers a timer armed and
+        # cancelled per wait (or asyncio.wait_for) costs CPU, and the cancelled timers
+        # pile up in the loop's heap long enough to be promoted to the oldest GC
+        # generation, bringing on the full collections that make the slow revisions.
+        # The heartbeat deadline only moves later between waits, so the timer left from
+        # an earlier wait fires early at worst: then it is armed again, here.
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        self._waiter = fut
-        timer = loop.call_later(max(0.0, timeout), _expire, fut)
-        try:
-            await fut
-        finally:
-            timer.cancel()
-            self._waiter = None
-        return self.pending()
+        deadline = loop.time() + max(0.0, timeout)
+        while True:
+            timer = self._timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = loop.call_at(deadline, self._ring)
+            fut: asyncio.Future[None] = loop.create_future()
+            self._waiter = fut
+            try:
+                await fut
+            finally:
+                self._waiter = None
+            if self.pending():
+                return True
+            if loop.time() >= deadline:
+                return False
+
+    def _ring(self) -> None:
+        self._timer = None
+        self._wake()
+
+    def close(self) -> None:
+        """The stream is over: drop its timer (the loop would hold the mailbox till then)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def take(self) -> list[Batch]:
         items, self._items = self._items, []

@@ -305,6 +305,7 @@ class WatchHub:
             st.wake.set()
 
     def unsubscribe(self, st: CampaignState, mb: Mailbox) -> None:
+        mb.close()
         st.mailboxes.discard(mb)
         st.drop_key(mb.api_key)
         if not st.mailboxes and st.linger is None:
