@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from ..config import LOG_FORMATS
@@ -26,6 +28,10 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _RESERVED = frozenset(("ts", "level", "logger", "msg", "exc"))
 # Built once: json.dumps with options builds an encoder per call.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+_quote = encode_basestring  # a JSON string, as _encode writes one (non-ASCII kept)
+# The per-rpc line's fields, in the order gateway.observability._grpc gives them.
+_RPC_FIELDS = ("service", "method", "code", "duration_ms", "request_id", "tenant",
+               "messages_sent")
 
 
 class _Seconds:
@@ -70,6 +76,34 @@ class JsonFormatter(logging.Formatter):
         self._seconds = _Seconds("%Y-%m-%dT%H:%M:%S", time.gmtime)
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", None)
+        if getattr(record, "event", None) == "rpc" and not (record.exc_info or record.exc_text):
+            line = self._rpc_line(record, fields)
+            if line is not None:
+                return line
+        return self._any_line(record, fields)
+
+    def _rpc_line(self, record: logging.LogRecord, fields: Any) -> str | None:
+        """The per-rpc line (one per rpc: the hot one) written by hand, the same text
+        ``_any_line`` would give (a test holds them equal), at a third of the cost of
+        the general encoder; None when its fields are not the usual ones."""
+        if type(fields) is not dict or tuple(fields) != _RPC_FIELDS:
+            return None
+        service, method, code, duration, request_id, tenant, sent = fields.values()
+        if not (type(service) is str and type(method) is str and type(code) is str
+                and type(request_id) is str and (tenant is None or type(tenant) is str)
+                and type(duration) is float and math.isfinite(duration)
+                and type(sent) is int and current_request_id() is not None):
+            return None
+        return (
+            f'{{"ts":"{self._seconds(record.created)}.{int(record.msecs):03d}Z",'
+            f'"level":{_quote(record.levelname)},"logger":{_quote(record.name)},"msg":"rpc",'
+            f'"request_id":{_quote(request_id)},"service":{_quote(service)},'
+            f'"method":{_quote(method)},"code":{_quote(code)},"duration_ms":{duration!r},'
+            f'"tenant":{"null" if tenant is None else _quote(tenant)},"messages_sent":{sent}}}'
+        )
+
+    def _any_line(self, record: logging.LogRecord, fields: Any) -> str:
         line: dict[str, Any] = {
             "ts": f"{self._seconds(record.created)}.{int(record.msecs):03d}Z",
             "level": record.levelname,
@@ -79,7 +113,6 @@ class JsonFormatter(logging.Formatter):
         request_id = current_request_id()
         if request_id is not None:
             line["request_id"] = request_id
-        fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             line.update((k, v) for k, v in fields.items() if k not in _RESERVED)
         if record.exc_info:
