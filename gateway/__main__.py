@@ -126,14 +126,20 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     # Imported once the flags parse: --help and --version need neither grpc nor SQL.
     from .config import StartupError
-    from .store._errors import DatabaseUnavailable, MigrationFailed, SchemaOutdated, SchemaTooNew
+    from .store._errors import (
+        DatabaseUnavailable,
+        MigrationFailed,
+        SchemaOutdated,
+        SchemaTooNew,
+        TenantSecretMismatch,
+    )
 
     try:
         if args.command == "migrate":
             return _migrate(args.database)
         return _serve(args)
     except (StartupError, DatabaseUnavailable, MigrationFailed, SchemaOutdated,
-            SchemaTooNew) as exc:
+            SchemaTooNew, TenantSecretMismatch) as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr, flush=True)
         return 2
     except KeyboardInterrupt:

@@ -10,7 +10,8 @@ upgrades the schema (``revox-gateway migrate``).
 Start-up fails with one line an operator can act on, never with the password in it:
 :class:`DatabaseUnavailable` (cannot connect or open), :class:`SchemaTooNew` (a newer
 gateway wrote it), :class:`SchemaOutdated` (``migrate=False`` and not migrated),
-:class:`MigrationFailed` (the database refused the DDL, e.g. no privilege).
+:class:`MigrationFailed` (the database refused the DDL, e.g. no privilege),
+:class:`TenantSecretMismatch` (a live replica of this database uses another secret).
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ from ._errors import (
     MigrationFailed,
     SchemaOutdated,
     SchemaTooNew,
+    TenantSecretMismatch,
     describe_cause,
     display_url,
 )
 from ._idempotency import IdempotencyStore
 from ._migrate import check_schema, current_revision, upgrade
 from ._outage import FailSoftCache, Outage
+from ._presence import SecretPresence
 from ._schema import meta
 from ._tenancy import TenantHasher, load_or_create_secret
 
@@ -52,6 +55,7 @@ __all__ = [
     "MigrationFailed",
     "SchemaOutdated",
     "SchemaTooNew",
+    "TenantSecretMismatch",
     "migrate",
     "open_database",
     "sqlite_url",
@@ -124,6 +128,7 @@ class Database:
         self._idempotency: IdempotencyStore | None = None
         self._changelog: ChangeLog | None = None
         self._tenants: TenantHasher | None = None
+        self._presence: SecretPresence | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -150,6 +155,10 @@ class Database:
             secret = await load_or_create_secret(self._engines)
         epoch = await self._load_or_create_meta(WATCH_EPOCH_KEY, secrets.token_hex(8))
         self._tenants = TenantHasher(secret)
+        raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+        presence = SecretPresence(self._engines, raw, clock=self._clock)
+        await presence.__aenter__()  # TenantSecretMismatch: another replica's secret differs
+        self._presence = presence
         # Fail-soft: while the database is unreachable, reads go to the upstream uncached.
         self._campaigns = FailSoftCache(self._engines, memo_size=self._memo_size,
                                         outage=self.outage)
@@ -227,6 +236,8 @@ class Database:
             return
         self._closed = True
         try:
+            if self._presence is not None:
+                await self._presence.__aexit__(None, None, None)
             if self._idempotency is not None:
                 await self._idempotency.aclose()
         finally:

@@ -16,6 +16,7 @@ __all__ = [
     "SchemaOutdated",
     "SchemaTooNew",
     "StoreUnavailable",
+    "TenantSecretMismatch",
     "describe_cause",
     "display_url",
     "unreachable",
@@ -36,6 +37,10 @@ class DatabaseUnavailable(RuntimeError):
 
 class MigrationFailed(RuntimeError):
     """The database refused a migration (e.g. no CREATE privilege); nothing was changed."""
+
+
+class TenantSecretMismatch(RuntimeError):
+    """Another live gateway on this database uses a different tenant secret (``_presence``)."""
 
 
 class StoreUnavailable(RuntimeError):
