@@ -197,6 +197,13 @@ async def test_while_postgres_is_unreachable_creates_refuse_reads_bypass_watches
         assert cid in [c.id for c in (await listed).campaigns]
         assert dict(await listed.trailing_metadata())["x-revox-cache"] == "miss"
         assert upstream.request_count >= before + 2
+        # A new watch needs the log: refused, to be retried (an open one is not affected).
+        with pytest.raises(grpc.aio.AioRpcError) as no_watch:
+            async for _ in stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(campaign_id=cid),
+                                                  metadata=auth(), timeout=10):
+                pass
+        assert no_watch.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert error_info(no_watch.value).reason == "DATABASE_UNAVAILABLE"
         # The open watch: told the gateway is degraded, not ended; the campaign moves on
         # upstream meanwhile.
         seen = len(watcher.messages)
