@@ -44,13 +44,34 @@ def _country_code_length(number: str) -> int:
 
 
 def is_e164(number: str) -> bool:
-    """``+`` and 7–15 digits starting with a country code the numbering plan knows.
+    """``+`` and 7–15 digits: a country code the numbering plan knows, then a national
+    number of a length possible there (``phonenumbers.is_possible_number``, which the
+    upstream applies: ``+674067490674906`` has a country code but is refused).
 
-    Only the country code is looked up (what ``phonenumbers.parse`` checks),
-    from its table directly: parsing every contact of a 10,000-row create
-    cost more than the rest of the request.
+    Looked up in tables, not parsed: parsing every contact of a 10,000-row create cost
+    more than the rest of the request. Only a number whose length is not possible as
+    written pays for ``normalised`` (its trunk prefix may be what makes it too long).
     """
-    return bool(_E164.fullmatch(number)) and _country_code_length(number) > 0
+    if not _E164.fullmatch(number):
+        return False
+    n = _country_code_length(number)
+    if not n:
+        return False
+    lengths = _possible_lengths(number[1 : 1 + n])
+    return len(number) - 1 - n in lengths or len(normalised(number)) - 1 - n in lengths
+
+
+@cache  # one entry per country code
+def _possible_lengths(country_code: str) -> frozenset[int]:
+    """Lengths of a national number possible under ``country_code`` (local-only ones
+    too, as ``is_possible_number`` counts them), from its main region's metadata."""
+    code = int(country_code)
+    region = phonenumbers.region_code_for_country_code(code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    desc = metadata.general_desc if metadata is not None else None
+    if desc is None:
+        return frozenset()
+    return frozenset(n for n in (*(desc.possible_length or ()), *(desc.possible_length_local_only or ())) if n > 0)
 
 
 @cache  # one entry per country code: a few hundred at most

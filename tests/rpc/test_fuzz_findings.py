@@ -8,19 +8,35 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+import phonenumbers
 import pytest
 from google.protobuf import duration_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from gateway.rpc._phones import is_e164
 from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 from ..support import auth, create_request, violated_fields
+
+
+def _create_to(number: str) -> pb.CreateCampaignRequest:
+    request = create_request(1)
+    request.contacts[0].to_phone_number = number
+    return request
+
 
 CASES: list[tuple[str, str, Any, str]] = [
     # A blank assistant_id passed (a space is printable) and reached the upstream, whose
     # 400 came back as INVALID_ARGUMENT after a POST: a create sent for nothing.
     ("blank assistant_id", "CreateCampaign", create_request(2, assistant_id=" "), "assistant_id"),
     ("blank campaign id", "GetCampaign", pb.GetCampaignRequest(id="   "), "id"),
+    # A known country code (674, Nauru) and 12 more digits passed; the upstream, which
+    # asks phonenumbers whether the number is possible, refused the POST.
+    ("impossible number", "CreateCampaign", _create_to("+674067490674906"), "contacts[0].to_phone_number"),
+    ("impossible from number", "CreateCampaign", create_request(1, from_phone_number="+670067490674906"),
+     "from_phone_number"),
     # A Duration of -2^63 s overflowed timedelta: INTERNAL and a traceback in the log.
     ("heartbeat of -2^63 s", "WatchCampaignRows", pb.WatchCampaignRowsRequest(
         campaign_id="c", heartbeat_interval=duration_pb2.Duration(seconds=-(2**63), nanos=-1)),
@@ -57,3 +73,14 @@ async def test_a_fuzz_finding_is_invalid_argument_before_any_upstream_call(
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     assert violated_fields(error) == [field]
     assert upstream.request_count == before
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True),
+                 st.sampled_from(["+674067490674906", "+330612345678", "+33612345678", "+8869123456789"])))
+def test_a_number_is_e164_exactly_when_phonenumbers_finds_it_possible(number: str) -> None:
+    try:
+        possible = phonenumbers.is_possible_number(phonenumbers.parse(number))
+    except phonenumbers.NumberParseException:
+        possible = False
+    assert is_e164(number) == possible
