@@ -35,6 +35,13 @@ _HTTP2_LIMITS = (
     # streams than this on one connection (the per-key and per-process caps of
     # gateway.limits still apply); beyond it the client queues, it is not refused.
     ("grpc.max_concurrent_streams", 1000),
+    # ... counting the streams open on the wire. grpc's default also counts streams the
+    # client has ended but whose handler has not finished yet, and refuses new ones
+    # (RST_STREAM REFUSED_STREAM) while it lags: a stream that had waited for a free slot
+    # then failed UNAVAILABLE "Stream removed" as soon as the client freed one, unseen by
+    # the gateway (tests/rpc/test_http2_limits.py). The process caps and the backlog limit
+    # below bound what such handlers hold.
+    ("grpc.http.overload_protection", 0),
     # Keepalive enforcement: a client may ping at most every 10 s while no data flows;
     # pinging faster twice (max_ping_strikes) earns a GOAWAY (too_many_pings). Without
     # it a misconfigured client could keep the event loop busy answering pings.
