@@ -15,7 +15,9 @@ Method:
   new epoch (its ``lease_expires_at − ttl`` is when the successor took it, on the same
   clock), and until every surviving subscriber received a change committed after the
   kill (necessarily by the new poller). The killed process is restarted with a new
-  subscriber before the next kill, so there are always three.
+  subscriber before the next kill, so there are always three. Then again on a small
+  campaign with three fresh replicas: the new holder's first poll is a full sweep, and
+  the two sizes show what it costs.
 * Delivery: each live row change's ``commit_time`` (the poller's wall clock at commit)
   against its receipt by the benchmark (same host, same clock), per message; a
   subscriber on the poller's own process gives the same-process figure of the same
@@ -62,6 +64,8 @@ class Plan:
     kills: int
     contacts: int
     cap: int
+    small_kills: int  # takeovers on a small campaign: what the first full sweep costs
+    small_contacts: int
     window: float  # seconds of steady delivery measured per backend
     rounds: int
     calls: int
@@ -70,15 +74,24 @@ class Plan:
     @classmethod
     def of(cls, quick: bool) -> Plan:
         if quick:
-            return cls(ttl=2.0, kills=2, contacts=200, cap=5, window=10.0, rounds=3, calls=800)
-        return cls(ttl=10.0, kills=10, contacts=1500, cap=5, window=60.0, rounds=7, calls=3000)
+            return cls(ttl=2.0, kills=2, contacts=200, cap=5, small_kills=1,
+                       small_contacts=100, window=10.0, rounds=3, calls=800)
+        return cls(ttl=10.0, kills=10, contacts=1500, cap=5, small_kills=5,
+                   small_contacts=300, window=60.0, rounds=7, calls=3000)
+
+
+@dataclass
+class Takeovers:
+    """Seconds, one value per kill."""
+
+    lease: list[float] = field(default_factory=list)  # kill -> lease taken
+    first_commit: list[float] = field(default_factory=list)  # taken -> its first commit starts
+    delivered: list[float] = field(default_factory=list)  # kill -> every survivor got one
 
 
 @dataclass
 class Figures:
-    takeover: list[float] = field(default_factory=list)  # kill -> lease taken
-    first_commit: list[float] = field(default_factory=list)  # taken -> its first commit starts
-    delivered: list[float] = field(default_factory=list)  # kill -> every survivor got one
+    takeovers: dict[int, Takeovers] = field(default_factory=dict)  # campaign rows -> kills
     delivery: dict[str, list[float]] = field(default_factory=dict)  # label -> latencies (s)
     unary: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     load: dict[str, str] = field(default_factory=dict)  # phase -> load average at its start
@@ -165,28 +178,34 @@ async def _start(replicas: list[Replica], cid: str | None = None) -> None:
     await asyncio.gather(*(r.start() for r in replicas))
 
 
-async def _pg_phase(plan: Plan, tmp: Path, url: str, sim_url: str, figures: Figures) -> None:
+async def _pg_phase(plan: Plan, tmp: Path, url: str, sim_url: str, figures: Figures, *,
+                    contacts: int, kills: int, delivery: bool) -> None:
+    """Three replicas, a campaign of ``contacts`` rows watched on each; the delivery
+    window first (``delivery``), then ``kills`` takeovers."""
     args = ["--database", url, "--no-migrate", "--upstream-url", sim_url,
             "--lease-ttl", f"{plan.ttl:g}", *POLL, *UNCAPPED]
     replicas = [Replica(f"pg{i}", tmp, args) for i in range(3)]
     streams: list[Stream] = []
     rng = random.Random(15)
+    out = figures.takeovers.setdefault(contacts, Takeovers())
     async with httpx.AsyncClient() as http:
         conn = await asyncpg.connect(pg_dsn(url))
         try:
             await _start(replicas)
             created = await replicas[0].stub.CreateCampaign(
-                create_request(plan.contacts, max_concurrent_calls=plan.cap), metadata=AUTH,
+                create_request(contacts, max_concurrent_calls=plan.cap), metadata=AUTH,
                 timeout=120)
             cid = created.id
             for r in replicas:  # the first subscriber's replica takes the lease
                 streams.append(Stream(r, cid))
                 await streams[-1].ready()
-            _log(f"postgresql: 3 replicas, campaign {cid}; delivery window {plan.window:g} s")
-            figures.load["PostgreSQL delivery"] = _load()
-            await _steady_window(plan, replicas, streams, http, conn, cid, figures, "PostgreSQL")
-            figures.load["takeover"] = _load()
-            for k in range(plan.kills):
+            _log(f"postgresql: 3 replicas, campaign {cid} of {contacts} rows")
+            if delivery:
+                figures.load["PostgreSQL delivery"] = _load()
+                await _steady_window(plan, replicas, streams, http, conn, cid, figures,
+                                     "PostgreSQL")
+            figures.load.setdefault("takeover", _load())
+            for k in range(kills):
                 poller = await _poller(replicas, http, conn, cid)
                 lease = await lease_of(conn, cid)
                 assert lease is not None
@@ -202,13 +221,13 @@ async def _pg_phase(plan: Plan, tmp: Path, url: str, sim_url: str, figures: Figu
                 taken_at, *received = await asyncio.gather(
                     _lease_taken(conn, cid, lease.epoch, plan.ttl, limit),
                     *(s.first_commit_after(killed_at, limit) for s in streams))
-                figures.takeover.append(taken_at - killed_at)
-                figures.first_commit.append(min(c for c, _ in received) - taken_at)
-                figures.delivered.append(max(r for _, r in received) - killed_at)
-                _log(f"kill {k + 1}/{plan.kills} of {poller.name}: lease taken after "
-                     f"{figures.takeover[-1]:.2f} s, its first commit "
-                     f"{figures.first_commit[-1]:.2f} s later, new revision at every "
-                     f"survivor after {figures.delivered[-1]:.2f} s")
+                out.lease.append(taken_at - killed_at)
+                out.first_commit.append(min(c for c, _ in received) - taken_at)
+                out.delivered.append(max(r for _, r in received) - killed_at)
+                _log(f"{contacts} rows, kill {k + 1}/{kills} of {poller.name}: lease taken "
+                     f"after {out.lease[-1]:.2f} s, its first commit "
+                     f"{out.first_commit[-1]:.2f} s later, new revision at every "
+                     f"survivor after {out.delivered[-1]:.2f} s")
                 await poller.start()
                 streams.append(Stream(poller, cid))
                 await streams[-1].ready()
@@ -307,7 +326,10 @@ async def _measure(plan: Plan) -> Figures:
         async with bench_database() as url:
             migrate(url)
             with simulator(tmp, "--speedup", f"{SPEEDUP:g}", "--ignore-windows") as (_, sim):
-                await _pg_phase(plan, tmp, url, sim, figures)
+                await _pg_phase(plan, tmp, url, sim, figures, contacts=plan.contacts,
+                                kills=plan.kills, delivery=True)
+                await _pg_phase(plan, tmp, url, sim, figures, contacts=plan.small_contacts,
+                                kills=plan.small_kills, delivery=False)
                 await _sqlite_phase(plan, tmp, sim, figures)
             await _unary_phase(plan, tmp, url, figures)
     return figures
