@@ -45,9 +45,17 @@ from .. import upstream as up
 from ..config import WatchSettings
 from ..errors import CampaignRecreated
 from ..observability import WatchMetrics, forget_request_id
-from ..store import ChangeLog, CommitResult, LeaseLost, PollDiff, WatchLease, incarnation_of_answer
+from ..store import (
+    ChangeLog,
+    CommitResult,
+    LeaseLost,
+    PollDiff,
+    RevisionCompacted,
+    WatchLease,
+    incarnation_of_answer,
+)
 from ..store._errors import unreachable
-from ._events import Batch
+from ._events import Batch, group
 from ._state import CampaignState
 
 __all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Poller"]
@@ -68,6 +76,7 @@ _BASE_ACTIVE = ACTIVE_STATUSES[:4]
 _PAGE = 1000
 _LOOKUP_LIMIT = 25  # lookup budget of small campaigns (a sweep of 1 page)
 _LOOKUP_CONCURRENCY = 8
+_MISSED_PAGE = 500
 _ACCESS_ERRORS = (up.Unauthenticated, up.NotFound, up.PermissionDenied)
 
 
@@ -328,6 +337,7 @@ class Poller:
                 return
             try:
                 result = await self._cycle(key, full)
+                await self._publish_missed(result)
                 self._published(result)
                 backoff = base
                 # Deferred lookups are due next cycle: no backing off meanwhile.
@@ -363,6 +373,25 @@ class Poller:
                 if self._observer is not None:
                     self._observer.poll_cycle(now() - started)
             await self._sleep(interval)
+
+    async def _publish_missed(self, result: CommitResult) -> None:
+        """Publish, from the log, revisions committed here but never published: a commit
+        whose answer was lost (the database went away as it committed) raised, and the
+        next cycle finds its rows already stored. Without this, subscribers would wait
+        for the next change to notice the gap."""
+        upto = result.revision - (1 if result.changes else 0)
+        while self.s.revision < upto:
+            try:
+                changes = await self._log.changes_since(self.s.campaign_id, self.s.revision,
+                                                        limit=_MISSED_PAGE)
+            except RevisionCompacted as exc:
+                self.s.revision = exc.compacted_revision  # streams behind it read the log
+                continue
+            batches = [b for b in group(changes) if b.revision <= upto]
+            if not batches:
+                return
+            for batch in batches:
+                self.s.publish(batch)
 
     def _published(self, result: CommitResult) -> None:
         """A poll succeeded: publish its revision and leave any degraded state."""
