@@ -140,6 +140,11 @@ def explicit(alice: Tenant, bob: Tenant) -> Iterator[tuple[str, Message]]:
     """Bob's calls on Alice's resources and on his own, per rpc (by name)."""
     a, b = alice.campaigns, bob.campaigns
     t = alice.tokens
+    # Reads first: a create or delete of his drops his cached list, which a down
+    # upstream would otherwise serve stale.
+    for page_token in ("", t["campaigns"]):
+        for skip in (False, True):
+            yield "ListCampaigns", pb.ListCampaignsRequest(page_token=page_token, skip_cache=skip)
     for cid in (*a, b[0]):
         yield "GetCampaign", pb.GetCampaignRequest(id=cid)
         yield "GetCampaign", pb.GetCampaignRequest(id=cid, skip_cache=True)
@@ -148,19 +153,16 @@ def explicit(alice: Tenant, bob: Tenant) -> Iterator[tuple[str, Message]]:
         yield "ExportCampaignRows", pb.ExportCampaignRowsRequest(campaign_id=cid)
         yield "WatchCampaignRows", pb.WatchCampaignRowsRequest(campaign_id=cid)
         yield "WatchCampaignRows", pb.WatchCampaignRowsRequest(campaign_id=cid, resume_token=t["watch"])
+    for cid in (*a, b[-1]):  # his last campaign is the one he may cancel and delete
         yield "CancelCampaign", pb.CancelCampaignRequest(id=cid)
         yield "DeleteCampaign", pb.DeleteCampaignRequest(id=cid)
-    for body in alice.bodies:  # her very request, request_id and all: a replay would be hers
-        yield "CreateCampaign", body
-    own = bob.create_request(9)
-    for request_id in alice.request_ids:
-        mine = pb.CreateCampaignRequest()
-        mine.CopyFrom(own)
-        mine.request_id = request_id
-        yield "CreateCampaign", mine
-    for page_token in ("", t["campaigns"]):
-        for skip in (False, True):
-            yield "ListCampaigns", pb.ListCampaignsRequest(page_token=page_token, skip_cache=skip)
+    # Her first request as it was, request_id and all (a replay across tenants would
+    # answer her campaign); her second request_id on a body of his.
+    yield "CreateCampaign", alice.bodies[0]
+    mine = pb.CreateCampaignRequest()
+    mine.CopyFrom(bob.bodies[0])
+    mine.request_id = alice.request_ids[-1]
+    yield "CreateCampaign", mine
 
 
 def generic(alice: Tenant) -> Iterator[tuple[str, Message]]:
@@ -199,6 +201,16 @@ async def _bob_calls(stand: Stand, alice: Tenant, bob: Tenant, state: str,
                     cell.leaks.append(f"{name} ({state}) {request}: {secret!r} in {answer.code} answer")
 
 
+async def _warm(stand: Stand, *tenants: Tenant) -> None:
+    """Each tenant reads his list and campaigns from the upstream while it answers, so
+    that the next state, with the upstream down, has fresh copies to serve stale."""
+    for tenant in tenants:
+        reads: list[tuple[str, Message]] = [("ListCampaigns", pb.ListCampaignsRequest(skip_cache=True))]
+        reads += [("GetCampaign", pb.GetCampaignRequest(id=cid, skip_cache=True)) for cid in tenant.campaigns]
+        for name, request in reads:
+            await stand.call(_m(name), request.SerializeToString(), key=tenant.key)
+
+
 async def _alice_watches(stand: Stand, alice: Tenant) -> None:
     """Alice's open watch of her first campaign, read while Bob calls (until cancelled):
     a poller and a change log of hers are live the whole time."""
@@ -223,10 +235,11 @@ async def matrix(workdir: Path, states: tuple[str, ...] = STATES) -> list[Cell]:
         assert stand.sim is not None
         alice, bob = Tenant(ALICE, "alice"), Tenant(BOB, "bob")
         await populate(stand, alice)
-        await populate(stand, bob, n=1)
+        await populate(stand, bob)
         watching = asyncio.create_task(_alice_watches(stand, alice))
         try:
             for state in states:
+                await _warm(stand, alice, bob)
                 if state == "503":
                     stand.sim.faults.fail_ratio(1.0, status=503)
                 elif state == "stopped":

@@ -82,13 +82,13 @@ class Stand:
         logging.getLogger().addHandler(self.tracebacks)
         self.sim = await simulator(seed=self.seed).__aenter__()
         self.sim.received = deque(maxlen=4096)  # every request of a call, to name them
-        settings = Settings(
-            listen="127.0.0.1:0", upstream_url=self.sim.base_url,
-            database_url=sqlite_url(self.workdir / "gateway.db"), cache_ttl=30.0,
-            shutdown_grace=1.0, upstream_timeout=3.0, poll_interval=0.05,
-            max_poll_interval=0.2, linger_seconds=0.05, log_level="WARNING",
-            rate_per_second=100_000.0, rate_burst=100_000, **self.overrides,
-        )
+        chosen: dict[str, Any] = {
+            "cache_ttl": 30.0, "shutdown_grace": 1.0, "upstream_timeout": 3.0, "poll_interval": 0.05,
+            "max_poll_interval": 0.2, "linger_seconds": 0.05, "log_level": "WARNING",
+            "rate_per_second": 100_000.0, "rate_burst": 100_000, **self.overrides,
+        }
+        settings = Settings(listen="127.0.0.1:0", upstream_url=self.sim.base_url,
+                            database_url=sqlite_url(self.workdir / "gateway.db"), **chosen)
         self.gateway = await Gateway(settings).__aenter__()
         self.channel = grpc.aio.insecure_channel(
             self.gateway.address, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
