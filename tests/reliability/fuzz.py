@@ -238,11 +238,12 @@ def _explore(loop: asyncio.AbstractEventLoop, stand: Stand, method: MethodDescri
     prop()
 
 
-def fuzz(examples: int = EXAMPLES, seed: int = 0, *, workdir: Path,
-         stream_timeout: float = 0.5, only: str | None = None) -> list[Tally]:
-    """Fuzz every rpc (or ``only`` the named one) with ``examples`` requests per row."""
+def fuzz(examples: int = EXAMPLES, seed: int = 0, *, workdir: Path, stream_timeout: float = 0.5,
+         only: str | None = None, drift: bool = False) -> list[Tally]:
+    """Fuzz every rpc (or ``only`` the named one) with ``examples`` requests per row;
+    ``drift``: against an upstream answering in drifted shapes."""
     loop = asyncio.new_event_loop()
-    stand = FuzzStand(workdir)
+    stand = FuzzStand(workdir, drift=drift)
     tallies: list[Tally] = []
     try:
         loop.run_until_complete(stand.__aenter__())
@@ -274,8 +275,15 @@ class FuzzStand(Stand):
     validation reaches the upstream, so an INVALID_ARGUMENT decided after a read, which
     a cache hit would hide from the count, shows."""
 
-    def __init__(self, workdir: Path, **overrides: Any) -> None:
+    def __init__(self, workdir: Path, *, drift: bool = False, **overrides: Any) -> None:
         super().__init__(workdir, **{"cache_ttl": 0.0, "admission_ttl": 0.0, **overrides})
+        self.drift = drift
+
+    async def __aenter__(self) -> FuzzStand:
+        await super().__aenter__()
+        assert self.sim is not None
+        self.sim.faults.drift = self.drift  # the upstream answers in SDK 0.5.0 shapes
+        return self
 
     async def campaigns(self, want: int = 3) -> list[str]:
         """Ids of campaigns of the fuzzing tenant that exist (created when fewer than
@@ -339,16 +347,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default %(default)s)")
     parser.add_argument("--stream-timeout", type=float, default=0.5)
     parser.add_argument("--rpc", help="fuzz only this method")
+    parser.add_argument("--drift", action="store_true", help="the simulator answers in SDK 0.5.0 shapes")
     args = parser.parse_args(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
         tallies = fuzz(args.examples, args.seed, workdir=Path(tmp),
-                       stream_timeout=args.stream_timeout, only=args.rpc)
+                       stream_timeout=args.stream_timeout, only=args.rpc, drift=args.drift)
     print(HEADER)
     for tally in tallies:
         print(tally.line())
     total = sum(t.tried for t in tallies)
-    print(f"\n{total} requests, seed {args.seed}, {time.monotonic() - started:.0f} s")
+    print(f"\n{total} requests, seed {args.seed}{', drift' if args.drift else ''}, "
+          f"{time.monotonic() - started:.0f} s")
     failed = [v for t in tallies for v in t.violations]
     for violation in failed:
         print(f"- {violation}")
