@@ -29,7 +29,7 @@ from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
 from ..support import auth
 
-__all__ = ["Child", "CreateResult", "Stub", "free_port", "gateway_args", "reason_of",
+__all__ = ["Child", "fd_kinds", "CreateResult", "Stub", "free_port", "gateway_args", "reason_of",
            "retry_after", "retrying_create", "scrape", "simulator_args", "usage"]
 
 Stub = campaign_service_pb2_grpc.CampaignServiceStub
@@ -91,19 +91,41 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def fd_kinds(pid: int) -> dict[str, int]:
+    """``pid``'s open descriptors by what they are: ``socket``, ``pipe``, an anon inode's
+    name, or a file's name (``gateway.db-wal``): what grew, when the count grew."""
+    kinds: dict[str, int] = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        kind = target.split(":", 1)[0] if target.startswith(("socket:", "pipe:")) else (
+            target if target.startswith("anon_inode:") else Path(target).name)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items()))
+
+
 @dataclass(frozen=True)
 class Usage:
     rss_kib: int
-    open_files: int
+    open_files: int  # every descriptor
+    sockets: int  # of which sockets
 
 
 def usage(pid: int) -> Usage:
-    """VmRSS (KiB) and the number of open file descriptors of ``pid``, from /proc."""
+    """VmRSS (KiB) and the open file descriptors of ``pid`` (all, and sockets), from /proc."""
     rss = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1])
-    return Usage(rss, len(os.listdir(f"/proc/{pid}/fd")))
+    fds, sockets = os.listdir(f"/proc/{pid}/fd"), 0
+    for fd in fds:
+        try:
+            sockets += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:  # closed meanwhile
+            pass
+    return Usage(rss, len(fds), sockets)
 
 
 async def scrape(address: str, name: str, **labels: str) -> float:
