@@ -17,6 +17,10 @@ Method:
   (nobody can scrape it). So the ratio is what an operator pays for turning on the
   scrape port and JSON lines, not the whole interceptor; the interceptor's own cost is
   in the profile (``--profile``) and in the unary suite's gateway/echo ratio.
+* Placement: both gateways are pinned to the same half of the CPUs, the load generator
+  to the other half (on 2 cores: one each). Unpinned, on a shared 2-core machine, where
+  the scheduler happened to put each process swung a round's on/off ratio from 0.3 to 5;
+  pinned, the two gateways meet the same conditions in turn.
 * One channel per gateway, 16 workers each sending calls back to back (pre-serialized
   request bytes; response bytes kept as they are), timing every call. Interleaved
   rounds (on, off, then off, on, ...); throughput = calls / wall time; the verdict is
@@ -56,6 +60,12 @@ from ._common import AUTH, Options, SuiteResult, median, percentile, table
 from ._servers import GET_METHOD, ROOT, ServerProcess
 
 CONCURRENCY = 16
+# Both gateways on the same core(s), the load generator on the others: each round's
+# gateway then meets the same placement (on 2 shared cores, where the scheduler put each
+# process made a round's ratio swing by 2-5x).
+_CPUS = sorted(os.sched_getaffinity(0))
+SERVER_CPUS = set(_CPUS[len(_CPUS) // 2:])
+CLIENT_CPUS = set(_CPUS[:len(_CPUS) // 2]) or SERVER_CPUS
 RATIO_TARGET = 0.95
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _SERVING = re.compile(r"serving \S+ on (\S+)")
@@ -102,7 +112,8 @@ def _serving(gw: Gateway, sim_url: str, db: Path, profile: Path | None) -> Itera
             *gw.flags]
     with gw.log.open("wb") as out:
         gw.proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL,
+                                   preexec_fn=lambda: os.sched_setaffinity(0, SERVER_CPUS))
     try:
         deadline = time.monotonic() + 60
         while True:  # the banner's last line says it is serving
@@ -303,7 +314,9 @@ def _report(plan: Plan, results: dict[str, Samples], sanity: str, book: dict[str
         f"## Issue 17: cost of metrics and JSON logs\n\n"
         "Cached GetCampaign at concurrency 16 (one channel, 16 callers back to back) on two "
         "`python -m gateway serve` processes in front of one simulator, output to a file each, "
-        "cache TTL 3600 s (every call a hit), rate cap lifted. **on** = `--metrics-listen "
+        "cache TTL 3600 s (every call a hit), rate cap lifted; both gateways pinned to CPU(s) "
+        f"{sorted(SERVER_CPUS)}, the load generator to {sorted(CLIENT_CPUS)}. "
+        "**on** = `--metrics-listen "
         "127.0.0.1:0 --log-format json`; **off** = no `--metrics-listen`, default "
         "`--log-format text`. The per-rpc log line and the `x-request-id` are always on (a "
         "feature, not an option), so off still writes one text line per call.\n\n"
@@ -345,7 +358,12 @@ def _pass(plan: Plan, profile_dir: Path | None) -> tuple[dict[str, Samples], str
             gws[name] = stack.enter_context(_serving(
                 Gateway(name, flags, tmp / f"{name}.log"), sim.info["simulator"],
                 tmp / f"{name}.db", profile))
-        return asyncio.run(_measure(plan, gws))  # the stack stops them: profiles written
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, CLIENT_CPUS)
+        try:
+            return asyncio.run(_measure(plan, gws))  # the stack stops them: profiles written
+        finally:
+            os.sched_setaffinity(0, before)
 
 
 def run(opts: Options) -> SuiteResult:
