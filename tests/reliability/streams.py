@@ -173,10 +173,11 @@ def gateway_processes(workdir: Path, streams: int, extra: list[str],
 
 
 @contextmanager
-def bare_process(workdir: Path, limits: bool) -> Iterator[dict[str, Any]]:
+def bare_process(workdir: Path, limits: bool, options: str = "") -> Iterator[dict[str, Any]]:
     """A bare grpc.aio server (``--serve-bare``), with grpc's backlog limits or the
-    gateway's."""
-    argv = [sys.executable, "-m", "tests.reliability.streams", "--serve-bare"]
+    gateway's, and ``options`` (name=value,...) on top."""
+    argv = [sys.executable, "-m", "tests.reliability.streams", "--serve-bare",
+            "--bare-options", options]
     if limits:
         argv.append("--bare-limits")
     with _process(argv, workdir / "bare.out", workdir / "bare.err",
@@ -184,7 +185,7 @@ def bare_process(workdir: Path, limits: bool) -> Iterator[dict[str, Any]]:
         yield {"grpc": found.group(1), "metrics": None, "log": None}
 
 
-async def serve_bare(limits: bool) -> None:
+async def serve_bare(limits: bool, options: list[tuple[str, Any]]) -> None:
     """WatchCampaignRows that answers one message and holds the stream until the client
     hangs up; nothing else (no interceptor, no admission), until SIGTERM."""
     from gateway.rpc._server import _PENDING_CALLS
@@ -204,7 +205,7 @@ async def serve_bare(limits: bool) -> None:
             response_serializer=None)},
     )
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0),
-                                      *(_PENDING_CALLS if limits else ())])
+                                      *(_PENDING_CALLS if limits else ()), *options])
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -366,7 +367,7 @@ def _servers(target: str, workdir: Path, args: argparse.Namespace) -> Any:
     if target == "gateway":
         return gateway_processes(workdir, args.streams, args.gateway_args.split(),
                                  args.gateway_root)
-    return bare_process(workdir, limits=target == "bare-limits")
+    return bare_process(workdir, limits=target == "bare-limits", options=args.bare_options)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,11 +397,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="let the channels share one connection (grpc's default for "
                              "channels of equal target and options)")
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
+    parser.add_argument("--bare-options", default="",
+                        help="grpc server options of the bare servers, name=value,... (e.g. "
+                             "grpc.server.max_pending_requests=100)")
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare-limits", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_bare:
-        asyncio.run(serve_bare(args.bare_limits))
+        asyncio.run(serve_bare(args.bare_limits, _options(args.bare_options)))
         return 0
     options = _options(args.client_options)
     rows: list[str] = []
