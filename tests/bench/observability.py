@@ -333,9 +333,8 @@ def _report(plan: Plan, results: dict[str, Samples], sanity: str, book: dict[str
         "the access line formatted and written to a file), driven in the load process, CPU "
         f"time, best of 5 interleaved × {int(book['number']):,}: **{book['json']:.1f} µs** "
         "with JSON lines, "
-        f"**{book['text']:.1f} µs** with text lines (the difference, "
-        f"{book['json'] - book['text']:+.1f} µs, is what JSON lines add per rpc here; the "
-        "scrape port costs nothing until scraped)."
+        f"**{book['text']:.1f} µs** with text lines (JSON − text: "
+        f"{book['json'] - book['text']:+.1f} µs; the scrape port costs nothing until scraped)."
     )
     if profiles:
         markdown += ("\n\n### cProfile of both gateways (diagnostic; cProfile inflates "
