@@ -15,7 +15,7 @@ request:
   (after every request) and a GetCampaign of a campaign that exists (after every row).
 
 Streams are read for their first message or status within ``--stream-timeout``
-(0.5 s), then cancelled. ``--examples N`` per row (default 250: under 3 minutes on two
+(0.5 s), then cancelled. ``--examples N`` per row (default 200: about 3 minutes on two
 busy cores), ``--seed S`` replays a run. Exit 1 on any violation, listed after the table.
 """
 
@@ -51,7 +51,7 @@ from .stand import SERVICE, Answer, Stand
 
 __all__ = ["Tally", "fuzz", "main"]
 
-EXAMPLES = 250
+EXAMPLES = 200
 FORBIDDEN = ("UNKNOWN", "INTERNAL")
 
 
