@@ -27,6 +27,12 @@ def _create_to(number: str) -> pb.CreateCampaignRequest:
     return request
 
 
+def _create_in(timezone: str) -> pb.CreateCampaignRequest:
+    request = create_request(1)
+    request.call_retry_config.timezone = timezone
+    return request
+
+
 CASES: list[tuple[str, str, Any, str]] = [
     # A blank assistant_id passed (a space is printable) and reached the upstream, whose
     # 400 came back as INVALID_ARGUMENT after a POST: a create sent for nothing.
@@ -37,6 +43,11 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("impossible number", "CreateCampaign", _create_to("+674067490674906"), "contacts[0].to_phone_number"),
     ("impossible from number", "CreateCampaign", create_request(1, from_phone_number="+670067490674906"),
      "from_phone_number"),
+    # Files of the tz database that are no zone loaded with ZoneInfo, so they passed;
+    # the upstream, which takes IANA names only, refused the POST.
+    ("posixrules", "CreateCampaign", _create_in("posixrules"), "call_retry_config.timezone"),
+    ("right/UTC", "CreateCampaign", _create_in("right/UTC"), "call_retry_config.timezone"),
+    ("posix/Europe/Paris", "CreateCampaign", _create_in("posix/Europe/Paris"), "call_retry_config.timezone"),
     # A Duration of -2^63 s overflowed timedelta: INTERNAL and a traceback in the log.
     ("heartbeat of -2^63 s", "WatchCampaignRows", pb.WatchCampaignRowsRequest(
         campaign_id="c", heartbeat_interval=duration_pb2.Duration(seconds=-(2**63), nanos=-1)),
