@@ -239,11 +239,12 @@ def _explore(loop: asyncio.AbstractEventLoop, stand: Stand, method: MethodDescri
 
 
 def fuzz(examples: int = EXAMPLES, seed: int = 0, *, workdir: Path, stream_timeout: float = 0.5,
-         only: str | None = None, drift: bool = False) -> list[Tally]:
+         only: str | None = None, drift: bool = False, page_base: int = 0) -> list[Tally]:
     """Fuzz every rpc (or ``only`` the named one) with ``examples`` requests per row;
-    ``drift``: against an upstream answering in drifted shapes."""
+    ``drift``: against an upstream answering in drifted shapes; ``page_base``: the
+    upstream's first page."""
     loop = asyncio.new_event_loop()
-    stand = FuzzStand(workdir, drift=drift)
+    stand = FuzzStand(workdir, drift=drift, page_base=page_base)
     tallies: list[Tally] = []
     try:
         loop.run_until_complete(stand.__aenter__())
@@ -348,16 +349,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream-timeout", type=float, default=0.5)
     parser.add_argument("--rpc", help="fuzz only this method")
     parser.add_argument("--drift", action="store_true", help="the simulator answers in SDK 0.5.0 shapes")
+    parser.add_argument("--page-base", type=int, choices=(0, 1), default=0, help="the simulator's first page")
     args = parser.parse_args(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
         tallies = fuzz(args.examples, args.seed, workdir=Path(tmp),
-                       stream_timeout=args.stream_timeout, only=args.rpc, drift=args.drift)
+                       stream_timeout=args.stream_timeout, only=args.rpc, drift=args.drift,
+                       page_base=args.page_base)
     print(HEADER)
     for tally in tallies:
         print(tally.line())
     total = sum(t.tried for t in tallies)
-    print(f"\n{total} requests, seed {args.seed}{', drift' if args.drift else ''}, "
+    print(f"\n{total} requests, seed {args.seed}{', drift' if args.drift else ''}"
+          f"{', page base 1' if args.page_base else ''}, "
           f"{time.monotonic() - started:.0f} s")
     failed = [v for t in tallies for v in t.violations]
     for violation in failed:

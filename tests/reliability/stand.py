@@ -69,9 +69,10 @@ class Tracebacks(logging.Handler):
 class Stand:
     """``async with Stand(workdir) as stand``: a simulator, a gateway, a channel."""
 
-    def __init__(self, workdir: Path, *, seed: int = 7, **overrides: Any) -> None:
+    def __init__(self, workdir: Path, *, seed: int = 7, page_base: int = 0, **overrides: Any) -> None:
         self.workdir = workdir
         self.seed = seed
+        self.page_base = page_base  # the simulator's first page (the gateway learns it)
         self.overrides = overrides
         self.sim: Simulator | None = None
         self.gateway: Gateway | None = None
@@ -80,7 +81,7 @@ class Stand:
 
     async def __aenter__(self) -> Stand:
         logging.getLogger().addHandler(self.tracebacks)
-        self.sim = await simulator(seed=self.seed).__aenter__()
+        self.sim = await simulator(seed=self.seed, page_base=self.page_base).__aenter__()
         self.sim.received = deque(maxlen=4096)  # every request of a call, to name them
         chosen: dict[str, Any] = {
             "cache_ttl": 30.0, "shutdown_grace": 1.0, "upstream_timeout": 3.0, "poll_interval": 0.05,
