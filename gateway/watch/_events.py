@@ -155,11 +155,10 @@ class Mailbox:
             return True
         # One timer per mailbox, kept across waits, not one per wait: every subscriber
         # waits here once per revision, and at 1,000 subscribers a timer armed and
-        # cancelled per wait (or asyncio.wait_for) costs CPU, and the cancelled timers
-        # pile up in the loop's heap long enough to be promoted to the oldest GC
-        # generation, bringing on the full collections that make the slow revisions.
-        # The heartbeat deadline only moves later between waits, so the timer left from
-        # an earlier wait fires early at worst: then it is armed again, here.
+        # cancelled per wait (or asyncio.wait_for) is 1,000 timer handles per revision,
+        # left in the loop's heap until it is swept (garbage that lives long enough to
+        # be promoted). The heartbeat deadline only moves later between waits, so the
+        # timer left from an earlier wait fires early at worst: then it is re-armed here.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
         while True:
