@@ -13,6 +13,7 @@ the upstream rather than from how the process was started.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -200,7 +201,10 @@ async def serve(settings: Settings) -> None:
         probe = await preflight.probe_upstream(gateway.upstream_url)
         print(banner(gateway, probe), flush=True)
         await stop.wait()
-        print("revox-gateway: shutting down", file=sys.stderr, flush=True)
+        if settings.observability.log_format == "json":  # stderr stays one JSON object a line
+            logging.getLogger("gateway").info("shutting down")
+        else:
+            print("revox-gateway: shutting down", file=sys.stderr, flush=True)
 
 
 def _tenant_of(campaigns: Campaigns, default_key: str | None,
