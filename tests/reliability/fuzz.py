@@ -22,7 +22,6 @@ busy cores), ``--seed S`` replays a run. Exit 1 on any violation, listed after t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
 import time
@@ -47,7 +46,7 @@ from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 
 from ..support import create_request
 from .descriptors import Hints, corrupt_bytes, mutants, request_bytes
-from .stand import SERVICE, Answer, Stand
+from .stand import SERVICE, Answer, LoopThread, Stand
 
 __all__ = ["Tally", "fuzz", "main"]
 
@@ -224,7 +223,7 @@ Strategy = Callable[[MethodDescriptor, Hints, list[str]], st.SearchStrategy[byte
 KINDS: tuple[tuple[str, Strategy], ...] = (("", _messages), (" · corrupt bytes", _corrupt))
 
 
-def _explore(loop: asyncio.AbstractEventLoop, stand: Stand, method: MethodDescriptor,
+def _explore(loop: LoopThread, stand: FuzzStand, method: MethodDescriptor,
              strategy: st.SearchStrategy[bytes], tally: Tally, examples: int, seed: int,
              stream_timeout: float) -> None:
     @seeded(seed)
@@ -232,7 +231,7 @@ def _explore(loop: asyncio.AbstractEventLoop, stand: Stand, method: MethodDescri
               suppress_health_check=list(HealthCheck))
     @given(strategy)
     def prop(data: bytes) -> None:
-        answer, alive, tracebacks = loop.run_until_complete(stand.probe(method, data, stream_timeout))
+        answer, alive, tracebacks = loop.run(stand.probe(method, data, stream_timeout))
         tally.record(method, data, answer, alive, tracebacks)
 
     prop()
@@ -243,29 +242,26 @@ def fuzz(examples: int = EXAMPLES, seed: int = 0, *, workdir: Path, stream_timeo
     """Fuzz every rpc (or ``only`` the named one) with ``examples`` requests per row;
     ``drift``: against an upstream answering in drifted shapes; ``page_base``: the
     upstream's first page."""
-    loop = asyncio.new_event_loop()
     stand = FuzzStand(workdir, drift=drift, page_base=page_base)
     tallies: list[Tally] = []
-    try:
-        loop.run_until_complete(stand.__aenter__())
+    with LoopThread() as loop:
+        loop.run(stand.__aenter__())
         try:
             for method in SERVICE.methods:
                 if only is not None and method.name != only:
                     continue
                 for suffix, strategy in KINDS:
                     tally = Tally(method.name + suffix)
-                    ids = loop.run_until_complete(stand.campaigns())
-                    hints = loop.run_until_complete(_hints(stand, ids))
+                    ids = loop.run(stand.campaigns())
+                    hints = loop.run(_hints(stand, ids))
                     _explore(loop, stand, method, strategy(method, hints, ids), tally,
                              examples, seed, stream_timeout)
-                    if not loop.run_until_complete(stand.serves()):
+                    if not loop.run(stand.serves()):
                         tally.crashes += 1
                         tally.violations.append(f"{tally.rpc}: GetCampaign failed after the row")
                     tallies.append(tally)
         finally:
-            loop.run_until_complete(stand.__aexit__(None, None, None))
-    finally:
-        loop.close()
+            loop.run(stand.__aexit__(None, None, None))
     return tallies
 
 
