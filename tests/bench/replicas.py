@@ -38,6 +38,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -218,9 +219,14 @@ async def _pg_phase(plan: Plan, tmp: Path, url: str, sim_url: str, figures: Figu
                     s.stop()
                     streams.remove(s)
                 limit = 3 * plan.ttl + 30
-                taken_at, *received = await asyncio.gather(
-                    _lease_taken(conn, cid, lease.epoch, plan.ttl, limit),
-                    *(s.first_commit_after(killed_at, limit) for s in streams))
+                taking = asyncio.ensure_future(
+                    _lease_taken(conn, cid, lease.epoch, plan.ttl, limit))
+                try:
+                    received = await asyncio.gather(
+                        *(s.first_commit_after(killed_at, limit) for s in streams))
+                    taken_at = await taking
+                finally:
+                    taking.cancel()
                 out.lease.append(taken_at - killed_at)
                 out.first_commit.append(min(c for c, _ in received) - taken_at)
                 out.delivered.append(max(r for _, r in received) - killed_at)
@@ -294,7 +300,7 @@ async def _unary_phase(plan: Plan, tmp: Path, pg_url: str, figures: Figures) -> 
             created = await targets["PostgreSQL"].stub.CreateCampaign(
                 create_request(20), metadata=AUTH, timeout=60)
             request = pb.GetCampaignRequest(id=created.id).SerializeToString()
-            calls = {}
+            calls: dict[str, Any] = {}
             for name, r in targets.items():
                 assert r.channel is not None
                 calls[name] = r.channel.unary_unary(GET_METHOD)
