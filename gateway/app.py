@@ -95,7 +95,9 @@ class Gateway:
         if s.simulator:
             await self._start_simulator()
         self.db = db = await self._stack.enter_async_context(
-            Database(s.database_url, tenant_secret=s.tenant_secret, migrate=not s.no_migrate)
+            Database(s.database_url, tenant_secret=s.tenant_secret, migrate=not s.no_migrate,
+                     # a --workers process: the others write the same cache, so no memo of it
+                     campaign_memo_size=0 if s.reuse_port else None)
         )
         client = await self._stack.enter_async_context(
             RevoxClient(self.upstream_url, transport=self._transport,

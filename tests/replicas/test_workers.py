@@ -21,7 +21,7 @@ import grpc
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 from tests.store._pg import fresh_postgres_url
-from tests.support import auth
+from tests.support import auth, create_request
 from tests.test_cli import BANNER_END, Cli
 
 
@@ -32,10 +32,12 @@ def _free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def _workers(tmp_path: Path) -> AsyncIterator[tuple[Cli, str, list[int]]]:
+async def _workers(tmp_path: Path, *, sqlite: bool = False) -> AsyncIterator[tuple[Cli, str, list[int]]]:
     """``serve --workers 2`` on a free port, once both workers serve: (parent, address,
-    worker pids)."""
-    async with fresh_postgres_url() as url:
+    worker pids). On PostgreSQL, or on one SQLite file with ``sqlite``."""
+    async with contextlib.AsyncExitStack() as stack:
+        url = (f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}" if sqlite
+               else await stack.enter_async_context(fresh_postgres_url()))
         with Cli("gateway.simulator", "--listen", "127.0.0.1:0", "--clock", "manual",
                  cwd=tmp_path) as sim:
             found = re.search(r"listening on (http://\S+) ", sim.read_until("listening on"))
@@ -80,3 +82,33 @@ async def test_a_worker_that_dies_takes_the_set_down(tmp_path: Path) -> None:
         os.kill(pids[0], signal.SIGKILL)
         assert parent.proc.wait(timeout=30) == signal.SIGKILL  # a supervisor sees it
         _assert_gone(pids)
+
+
+async def _get_on_fresh_connections(listen: str, cid: str, n: int) -> list[grpc.StatusCode]:
+    """GetCampaign over ``n`` new connections (the kernel spreads them over the workers)."""
+    codes = []
+    for _ in range(n):
+        async with grpc.aio.insecure_channel(
+            listen, options=[("grpc.use_local_subchannel_pool", 1)]
+        ) as channel:
+            stub = campaign_service_pb2_grpc.CampaignServiceStub(channel)
+            try:
+                await stub.GetCampaign(pb.GetCampaignRequest(id=cid), metadata=auth(), timeout=10)
+                codes.append(grpc.StatusCode.OK)
+            except grpc.aio.AioRpcError as error:
+                codes.append(error.code())
+    return codes
+
+
+async def test_a_delete_through_one_sqlite_worker_is_seen_by_the_other(tmp_path: Path) -> None:
+    """Workers on one SQLite file share its cache: none may keep a copy of its own that the
+    other's delete cannot reach (each would answer the deleted campaign until the TTL)."""
+    async with _workers(tmp_path, sqlite=True) as (parent, listen, _):
+        async with grpc.aio.insecure_channel(listen) as channel:
+            stub = campaign_service_pb2_grpc.CampaignServiceStub(channel)
+            cid = (await stub.CreateCampaign(create_request(1), metadata=auth(), timeout=10)).id
+            assert set(await _get_on_fresh_connections(listen, cid, 12)) == {grpc.StatusCode.OK}
+            await stub.DeleteCampaign(pb.DeleteCampaignRequest(id=cid), metadata=auth(), timeout=10)
+        assert set(await _get_on_fresh_connections(listen, cid, 12)) == {grpc.StatusCode.NOT_FOUND}
+        parent.proc.send_signal(signal.SIGTERM)
+        assert parent.proc.wait(timeout=30) == 0
