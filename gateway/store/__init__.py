@@ -34,6 +34,7 @@ from ._changelog import (
 )
 from ._connect import normalize_url, sqlite_url
 from ._engine import Database, migrate, open_database
+from ._error_count import DATABASE_ERROR_KINDS, DatabaseErrors
 from ._errors import (
     DatabaseUnavailable,
     MigrationFailed,
@@ -56,6 +57,7 @@ from ._tenancy import TenantHasher
 from ._watch_diff import PollDiff
 
 __all__ = [
+    "DATABASE_ERROR_KINDS",
     "NOTIFY_CHANNEL",
     "Begin",
     "CachedCampaign",
@@ -66,6 +68,7 @@ __all__ = [
     "ChangeLog",
     "CommitResult",
     "Database",
+    "DatabaseErrors",
     "DatabaseUnavailable",
     "Extractor",
     "IdempotencyStore",

@@ -33,6 +33,7 @@ from ._base import Engines, upsert
 from ._campaigns import CampaignCache
 from ._changelog import ChangeLog, Extractor, default_extractor
 from ._connect import build_engines, normalize_url, sqlite_url
+from ._error_count import DatabaseErrors
 from ._errors import (
     DatabaseUnavailable,
     MigrationFailed,
@@ -118,6 +119,10 @@ class Database:
             clock=clock,
             echo=echo,
         )
+        # Every failure the engines see, by kind (the metrics read it at scrape time).
+        self.errors = DatabaseErrors()
+        for engine in self._owned:
+            self.errors.install(engine)
         if campaign_memo_size is None:
             campaign_memo_size = 4096 if self._engines.dialect == "sqlite" else 0
         self._memo_size = campaign_memo_size
