@@ -17,7 +17,7 @@ skew can only make two processes *poll* at once for a moment, never both commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,10 +45,13 @@ class LeaseLost(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class WatchLease:
-    """A held lease: the process's ``owner`` id and the fencing ``epoch`` it got."""
+    """A held lease: the process's ``owner`` id and the fencing ``epoch`` it got.
+    ``took_over``: taking it replaced another owner whose lease had expired unreleased
+    (that holder died or stalled), not a released, never-taken or own lease."""
 
     owner: str
     epoch: int
+    took_over: bool = field(default=False, compare=False)
 
 
 _wc = watch_campaigns.c
@@ -73,7 +76,8 @@ async def take_lease(
         update(watch_campaigns).where(_wc.campaign_key == campaign_key)
         .values(lease_owner=owner, lease_epoch=epoch, lease_expires_at=now + ttl)
     )
-    return WatchLease(owner, epoch)
+    # A release clears the owner, so an owner still named here never let go.
+    return WatchLease(owner, epoch, took_over=holder is not None and holder != owner)
 
 
 def _mine(campaign_key: str, lease: WatchLease) -> tuple[object, ...]:

@@ -86,6 +86,7 @@ class WatchHub:
             "polls": 0,
             "poll_errors": 0,
             "last_cycle_requests": 0,
+            "lease_takeovers": 0,  # leases taken from a holder that let one expire (_replica)
         }
         self._compactor: asyncio.Task[None] | None = None
         self._webhook: Any = None
@@ -175,6 +176,8 @@ class WatchHub:
             "campaigns": len(self._campaigns),
             # Campaigns this process polls (holding the lease); the others it follows.
             "pollers": sum(1 for s in self._campaigns.values() if s.polling),
+            # Poller leases held now: also while catching up before polling starts.
+            "leases_held": sum(1 for s in self._campaigns.values() if s.lease_held),
             "followers": sum(
                 1 for s in self._campaigns.values()
                 if not s.polling and s.task is not None and not s.task.done()
@@ -286,6 +289,7 @@ class WatchHub:
         runner = CampaignRunner(
             st, changelog=self.changelog, owner=self.owner, ttl=self.settings.lease_ttl,
             follow_interval=self.follow_interval, clock=self.clock, poll=poll,
+            counters=self._counters,
         )
         return asyncio.create_task(runner.run(), name=f"watch-{st.campaign_id}")
 

@@ -57,7 +57,10 @@ class CampaignRunner:
         follow_interval: float,
         clock: Callable[[], float],
         poll: PollerFactory,
+        counters: dict[str, int] | None = None,
     ) -> None:
+        """``counters``: the hub's; ``lease_takeovers`` counts leases taken from a holder
+        that let its lease expire (the metrics read it)."""
         self.s = state
         self._log = changelog
         self._owner = owner
@@ -65,6 +68,7 @@ class CampaignRunner:
         self._interval = follow_interval
         self._clock = clock
         self._poll_with = poll
+        self._counters = counters if counters is not None else {}
         self._loop = asyncio.get_running_loop()
         # The holder's last poll when following began: ready once it polls again.
         self._first_poll: float | None = None
@@ -93,7 +97,9 @@ class CampaignRunner:
                 if not await self._poll(lease):
                     return  # the poller finished (final, or no usable key left)
                 lease = None  # lost it: follow whoever has it now
+                self.s.lease_held = False
         finally:
+            self.s.lease_held = False
             if lease is not None:
                 with contextlib.suppress(Exception):
                     await self._log.release_lease(self.s.campaign_id, lease)
@@ -103,11 +109,17 @@ class CampaignRunner:
     async def _take(self) -> WatchLease | None:
         self.s.lease_released = False
         try:
-            return await self._log.take_lease(self.s.campaign_id, self._owner, ttl=self._ttl,
-                                              now=self._clock())
+            lease = await self._log.take_lease(self.s.campaign_id, self._owner, ttl=self._ttl,
+                                               now=self._clock())
         except Exception as exc:  # the database: keep following, try again later
             log.warning("watch lease of %s: %s", self.s.campaign_id, type(exc).__name__)
             return None
+        if lease is not None:
+            self.s.lease_held = True
+            if lease.took_over:  # its holder never released it: died or stalled
+                log.info("watch of %s: took over an expired poller lease", self.s.campaign_id)
+                self._counters["lease_takeovers"] = self._counters.get("lease_takeovers", 0) + 1
+        return lease
 
     async def _poll(self, lease: WatchLease) -> bool:
         """Poll until the lease is lost (True) or the poller finishes (False)."""

@@ -29,6 +29,7 @@ class CampaignState:
         self.linger: asyncio.TimerHandle | None = None
         self.wake = asyncio.Event()  # poll now (webhook) / read the log now (doorbell)
         self.polling = False  # this process holds the poller lease and polls (_replica)
+        self.lease_held = False  # this process holds the poller lease (metrics)
         self.lease_released = False  # the poller lease's holder said it let go (doorbell)
         self.incarnation: str | None = None  # store.incarnation_of the watched campaign
         self.recreated = False  # its poller saw another incarnation behind the id
