@@ -122,6 +122,7 @@ class Gateway:
             await self._stack.enter_async_context(
                 NotifyDoorbell(dsn, ring=self.watch.ring, ring_all=self.watch.ring_all))
         metrics.watch.attach(self.watch)
+        metrics.database.attach(db.errors)
         limits = Limits(LimitSettings(**{f.name: getattr(s, f.name) for f in fields(LimitSettings)}),
                         refused=metrics.limits.refused)
         attach(self.watch, limits)  # watch stream caps and admission sharing
@@ -134,7 +135,7 @@ class Gateway:
         self.interceptors = (observer,) if tracing is None else (
             tracing.interceptor(services=(SERVICE_NAME,)), observer)
         self.rpc = RpcServer(servicer, s.server, interceptors=self.interceptors)
-        probe = DatabaseProbe(db.read_engine)
+        probe = DatabaseProbe(db.read_engine, write_engine=db.engine)
         metrics.add_refresh(partial(probe.refresh_gauges, metrics))
         self.health_monitor = HealthMonitor(database=probe, upstream=metrics.upstream,
                                             health=self.rpc.health, services=("", SERVICE_NAME))

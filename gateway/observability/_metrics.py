@@ -25,6 +25,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import choose_encoder
 
+from ._database import DatabaseMetrics
 from ._grpc_metrics import GrpcMetrics
 from ._multiproc import multiprocess
 from ._runtime import RuntimeMetrics, event_loop_tasks
@@ -114,6 +115,7 @@ class Metrics:
         self.creates = CreateMetrics(self.registry)
         self.watch = WatchMetrics(self.registry, clock=clock, shared=self.shared)
         self.limits = LimitMetrics(self.registry)
+        self.database = DatabaseMetrics(self.registry, shared=self.shared)
         self.runtime = RuntimeMetrics(self.registry)
         self._refreshers: list[Refresh] = []
         self._refreshed_at: float | None = None
@@ -144,6 +146,7 @@ class Metrics:
         its multiprocess files (database counts, the watch hub, event-loop tasks)."""
         await self.refresh()
         self.watch.publish()
+        self.database.publish()
         self.runtime.event_loop_tasks.set(event_loop_tasks())
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:

@@ -2,8 +2,8 @@
 reported as it happens.
 
 Read at scrape (no bookkeeping on the hot path): open streams, watched campaigns,
-running pollers, polls and failed polls, degraded campaigns, and the staleness of the
-most stale watched campaign. Reported by the watch code: each poll cycle's duration,
+running pollers, poller leases held and taken over, polls and failed polls, degraded
+campaigns, and the staleness of the most stale watched campaign. Reported by the watch code: each poll cycle's duration,
 the changes it committed, and the commit→delivery latency of each live revision handed
 to a stream.
 
@@ -55,11 +55,16 @@ _HUB_FAMILIES: dict[str, tuple[str, str]] = {
     "campaigns": ("gauge", "Campaigns the hub holds (watched, or lingering after their last "
                   "stream)."),
     "pollers": ("gauge", "Campaigns this process polls (holding their poller lease)."),
+    "leases_held": ("gauge", "Poller leases this process holds now (also while it catches "
+                    "up on the previous holder's commits, before polling)."),
     "degraded_campaigns": ("gauge", "Watched campaigns whose last poll failed."),
     "staleness_seconds": ("gauge", "Seconds since the last successful poll of the most stale "
                           "watched, non-final campaign (0 when none)."),
     "polls": ("counter", "Successful poll cycles."),
     "poll_errors": ("counter", "Failed poll cycles (upstream or database)."),
+    "lease_takeovers": ("counter", "Poller leases this process took from another holder "
+                        "whose lease expired unreleased (it died or stalled); a released or "
+                        "never-taken lease is not counted."),
 }
 # With --workers (multiprocess files): how the workers' values of a gauge merge.
 _Merge = Literal["livesum", "livemax"]
@@ -77,10 +82,12 @@ def _hub_values(hub: WatchedHub | None) -> dict[str, float]:
         "streams": stats.get("subscribers", 0),
         "campaigns": stats.get("campaigns", 0),
         "pollers": stats.get("pollers", 0),
+        "leases_held": stats.get("leases_held", 0),
         "degraded_campaigns": sum(1 for s in states if s.degraded),
         "staleness_seconds": max([0.0, *ages]),
         "polls": stats.get("polls", 0),
         "poll_errors": stats.get("poll_errors", 0),
+        "lease_takeovers": stats.get("lease_takeovers", 0),
     }
 
 
