@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from grpc_health.v1 import health_pb2
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..store._schema import campaigns, meta, watch_changes
@@ -53,17 +53,41 @@ def _describe(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {first}"[:200] if first else type(cause).__name__
 
 
+_PROBE_KEY = "health-probe"  # never committed
+_PROBE_BYTES = 3 * 4096  # more than a page: its own overflow pages
+_PROBE_VALUE = "w" * _PROBE_BYTES
+
+
 class DatabaseProbe:
     """A cheap query on the read engine (it reads a page of the ``meta`` table, so on
-    SQLite it touches the file, unlike ``SELECT 1``), and the counts behind two gauges."""
+    SQLite it touches the file, unlike ``SELECT 1``), then, given the write engine, a
+    write that is rolled back; and the counts behind two gauges.
 
-    def __init__(self, engine: AsyncEngine, *, timeout: float = 2.0) -> None:
+    Why the write: the gateway cannot keep its promises on a database it can read but not
+    write (a create's ``request_id`` could not be recorded): a file locked by another
+    program past the busy timeout, a full disk, a read-only replica all pass a read.
+    The row inserted needs pages of its own (``_PROBE_BYTES``), so a SQLite file that
+    cannot grow fails it too; the rollback leaves nothing behind."""
+
+    def __init__(self, engine: AsyncEngine, *, write_engine: AsyncEngine | None = None,
+                 timeout: float = 2.0, write_timeout: float = 6.0) -> None:
         self._engine = engine
+        self._write = write_engine
         self._timeout = timeout
+        # above SQLite's busy timeout (5 s): a write merely queued behind another is not
+        # a failure, a lock held past it is
+        self._write_timeout = write_timeout
 
     async def ping(self) -> None:
         async with asyncio.timeout(self._timeout), self._engine.connect() as conn:
             await conn.execute(select(literal(1)).select_from(meta).limit(1))
+        if self._write is not None:
+            async with asyncio.timeout(self._write_timeout), self._write.connect() as conn:
+                trans = await conn.begin()
+                try:
+                    await conn.execute(insert(meta).values(key=_PROBE_KEY, value=_PROBE_VALUE))
+                finally:
+                    await trans.rollback()
 
     async def refresh_gauges(self, metrics: Metrics) -> None:
         """Set ``cache_entries`` and ``watch_changelog_rows`` (two count queries)."""

@@ -5,7 +5,10 @@ under its own name and never takes the gateway out of rotation."""
 from __future__ import annotations
 
 import socket
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -75,6 +78,68 @@ async def test_a_database_that_fails_its_query_is_not_serving_until_it_answers(
     status, report = await healthz(gateway)
     assert status == 200 and report["database"]["ok"] is True
     assert (await _statuses(gateway))[""] == SERVING
+
+
+async def _not_serving_then_serving(gateway: Gateway, fault: Any, release: Any) -> str:
+    """While ``fault`` holds: NOT_SERVING (overall and database); after ``release``:
+    SERVING. Returns the database error the report named."""
+    await fault()
+    try:
+        status, report = await healthz(gateway)
+        assert status == 503 and report["database"]["ok"] is False, report
+        statuses = await _statuses(gateway)
+        assert statuses[""] == statuses[SERVICE] == statuses["revox.gateway.database"] == NOT_SERVING
+        error = str(report["database"]["error"])
+    finally:
+        await release()
+    status, report = await healthz(gateway)
+    assert status == 200 and report["database"]["ok"] is True, report
+    assert (await _statuses(gateway))[""] == SERVING
+    return error
+
+
+async def test_a_database_locked_past_the_busy_timeout_is_not_serving(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    """Readable but not writable: another program holds the write lock (WAL readers go on)."""
+    other = sqlite3.connect(tmp_path / "gateway.db", isolation_level=None)
+
+    async def lock() -> None:
+        other.execute("BEGIN EXCLUSIVE")
+
+    async def unlock() -> None:
+        other.execute("ROLLBACK")
+        other.close()
+
+    assert "locked" in await _not_serving_then_serving(gateway, lock, unlock)
+
+
+async def test_a_database_that_cannot_grow_is_not_serving(gateway: Gateway) -> None:
+    """A full disk, as SQLite sees one: the writer connection may not add a page."""
+    assert gateway.db is not None
+    engine = gateway.db.engine  # SQLite: one writer connection, where the limit applies
+
+    async def fill() -> None:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("CREATE TABLE filler (b BLOB)")
+            await conn.commit()
+            pages = (await conn.exec_driver_sql("PRAGMA page_count")).scalar_one()
+            await conn.exec_driver_sql(f"PRAGMA max_page_count = {int(pages)}")
+            while True:  # every free page taken
+                try:
+                    await conn.exec_driver_sql("INSERT INTO filler VALUES (randomblob(2048))")
+                    await conn.commit()
+                except Exception:  # noqa: BLE001 - SQLITE_FULL
+                    await conn.rollback()
+                    break
+
+    async def free() -> None:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA max_page_count = 1073741823")
+            await conn.exec_driver_sql("DROP TABLE filler")
+            await conn.commit()
+
+    assert "full" in await _not_serving_then_serving(gateway, fill, free)
 
 
 @pytest.fixture
