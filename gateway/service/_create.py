@@ -216,7 +216,8 @@ class IdempotentCreate:
         if await store.release_unknown(caller.tenant, request_id, begin.pending_since,
                                        grace=self._grace):
             return None
-        left = begin.pending_since + self._grace - self._db.engines.clock()
+        # step-proof (the store's Ages): a wall clock stepped back must not say "wait 3 h"
+        left = store.grace_left(caller.tenant, request_id, begin.pending_since, grace=self._grace)
         if left <= 0:
             return None  # another retry released or ended it meanwhile
         self._outcome("unknown")
