@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -21,16 +22,21 @@ from pathlib import Path
 
 import grpc
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from gateway.app import Gateway
 from gateway.config import Settings
-from gateway.store import Database, sqlite_url
+from gateway.observability._database import DatabaseMetrics
+from gateway.store import Database, DatabaseErrors, sqlite_url
 from gateway.store._error_count import error_kind
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 from tests.observability._support import Scrape, scrape
+from tests.observability.test_workers_metrics import _scrape as _scrape_workers
+from tests.observability.test_workers_metrics import _until as _workers_until
+from tests.observability.test_workers_metrics import _workers
 from tests.replicas._proxy import CutProxy
 from tests.store._pg import fresh_postgres_url
 from tests.support import auth, create_request
@@ -158,3 +164,41 @@ async def test_a_statement_refused_by_a_lock_counts_as_locked(tmp_path: Path) ->
 ])
 def test_failures_are_classified_by_kind(error: Exception, kind: str) -> None:
     assert error_kind(error) == kind
+
+
+def test_a_worker_publishes_what_grew_since_its_last_publication() -> None:
+    """--workers: the store's counts become increments of a real counter (what the
+    multiprocess files hold), never counted twice."""
+    errors = DatabaseErrors()
+    registry = CollectorRegistry()
+    published = DatabaseMetrics(registry, shared=True)
+    published.attach(errors)
+    errors.count(ConnectionRefusedError(111, "Connect call failed"))
+    errors.count(ConnectionRefusedError(111, "Connect call failed"))
+    published.publish()
+    published.publish()  # nothing grew since
+    errors.count(ValueError("x"))
+    published.publish()
+    assert registry.get_sample_value(ERRORS, {"kind": "unreachable"}) == 2
+    assert registry.get_sample_value(ERRORS, {"kind": "other"}) == 1
+    assert registry.get_sample_value(ERRORS, {"kind": "locked"}) == 0
+
+
+async def test_two_workers_publish_leases_held_and_database_errors(tmp_path: Path) -> None:
+    with _workers(tmp_path) as (parent, listen, metrics, _):
+        seen = _scrape_workers(metrics)
+        assert seen.families[HELD] == "gauge"
+        assert seen.families[TAKEOVERS.removesuffix("_total")] == "counter"
+        assert {lb["kind"] for lb in seen.labelled(ERRORS)} == set(KINDS)
+        async with grpc.aio.insecure_channel(listen) as channel:
+            stub = campaign_service_pb2_grpc.CampaignServiceStub(channel)
+            created = await stub.CreateCampaign(create_request(2), metadata=auth(), timeout=10)
+            watch = await _watch(stub, created.id)
+            # the worker holding the stream holds the lease; the other's 0 adds nothing
+            held = _workers_until(metrics, HELD, 1)
+            assert len(held.labelled(HELD)) == 1  # merged, not one series per worker
+            assert held.value(TAKEOVERS) == 0
+            watch.cancel()
+        _workers_until(metrics, HELD, 0)  # released after the last stream (and linger)
+        parent.proc.send_signal(signal.SIGTERM)
+        assert parent.proc.wait(timeout=30) == 0
