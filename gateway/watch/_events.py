@@ -149,9 +149,21 @@ class Mailbox:
     def pending(self) -> bool:
         return bool(self._items) or self.overflowed or self.error is not None or self.notified
 
-    async def wait(self, timeout: float) -> bool:
-        """True when something is pending, False once ``timeout`` has passed."""
-        if self.pending():
+    def _due(self, batches: bool) -> bool:
+        if batches:
+            return self.pending()
+        return self.error is not None or self.notified
+
+    async def wait(self, timeout: float, *, batches: bool = True) -> bool:
+        """True when something is pending, False once ``timeout`` has passed.
+
+        ``batches=False``: queued batches do not end the wait, only a notification or an
+        error do (a stream not live yet reads them from the log later). Without it, a
+        stream waiting for the campaign to be ready while batches are queued would get
+        True at once, forever, without ever yielding to the loop: a follower replica
+        publishes what the holder committed before it tells its streams the campaign is
+        ready, and its own event loop would never get there."""
+        if self._due(batches):
             return True
         # One timer per mailbox, kept across waits, not one per wait: every subscriber
         # waits here once per revision, and at 1,000 subscribers a timer armed and
@@ -173,7 +185,7 @@ class Mailbox:
                 await fut
             finally:
                 self._waiter = None
-            if self.pending():
+            if self._due(batches):
                 return True
             if loop.time() >= deadline:
                 return False

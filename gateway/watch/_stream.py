@@ -215,7 +215,9 @@ class _Stream:
             self._check()
             if stale_ok and self._loop.time() - started >= _READY_TIMEOUT:
                 return
-            woke = await self.mb.wait(min(self._remaining(), _READY_TIMEOUT))
+            # Batches queued meanwhile stay for later (catch_up resets the mailbox and
+            # reads the log after the snapshot): only a notification ends this wait.
+            woke = await self.mb.wait(min(self._remaining(), _READY_TIMEOUT), batches=False)
             self.mb.notified = False
             if not woke or self._remaining() <= 0:
                 self.pos = Position(0, COMPLETE, "")  # resuming from here: a fresh snapshot

@@ -55,3 +55,20 @@ async def test_a_closed_mailbox_leaves_no_timer_in_the_loop() -> None:
     timers = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
     assert not any(getattr(h._callback, "__self__", None) is mb for h in timers)
 
+
+
+async def test_queued_batches_do_not_end_a_wait_for_notifications() -> None:
+    # A stream waiting for its campaign to be ready while batches are queued (a follower
+    # publishes before it says ready) must wait, yielding to the loop, not spin on True.
+    loop = asyncio.get_running_loop()
+    mb = Mailbox("k", 4)
+    mb.push(_batch(1))
+    ran: list[float] = []
+    loop.call_later(0.02, lambda: ran.append(loop.time()))
+    started = loop.time()
+    assert await mb.wait(0.1, batches=False) is False
+    assert ran and loop.time() - started >= 0.1
+    loop.call_later(0.01, mb.notify)
+    assert await mb.wait(30, batches=False) is True
+    assert [b.revision for b in mb.take()] == [1]  # still queued for later
+    mb.close()
