@@ -4,8 +4,10 @@ under its own name and never takes the gateway out of rotation."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -228,3 +230,40 @@ async def test_a_health_watch_through_the_interceptor_streams_and_is_counted(
               "grpc_method": "Watch"}
     assert m.value("grpc_server_started_total", **labels) == 1
     assert m.value("grpc_server_msg_sent_total", **labels) == 1
+
+
+async def test_grpcurl_watching_health_sees_the_transition_and_back(gateway: Gateway) -> None:
+    """What an operator runs: ``grpcurl ... grpc.health.v1.Health/Watch`` prints SERVING,
+    NOT_SERVING while the database fails, SERVING once it answers again."""
+    assert gateway.db is not None and gateway.health_monitor is not None
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "grpcurl"), "-plaintext", "-max-time", "60",
+        "-d", '{"service": ""}', gateway.address, "grpc.health.v1.Health/Watch",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    assert proc.stdout is not None
+    seen: list[str] = []
+
+    async def until(status: str) -> None:
+        async with asyncio.timeout(30):
+            while f'"status": "{status}"' not in "".join(seen):
+                line = await proc.stdout.readline()  # type: ignore[union-attr]
+                assert line, "grpcurl ended: " + "".join(seen)
+                seen.append(line.decode())
+
+    try:
+        await until("SERVING")
+        async with gateway.db.engine.begin() as conn:  # the probe's table, gone
+            await conn.execute(text("ALTER TABLE meta RENAME TO meta_away"))
+        try:
+            await gateway.health_monitor.check()
+            await until("NOT_SERVING")
+        finally:
+            async with gateway.db.engine.begin() as conn:
+                await conn.execute(text("ALTER TABLE meta_away RENAME TO meta"))
+        seen.clear()
+        await gateway.health_monitor.check()
+        await until("SERVING")
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
