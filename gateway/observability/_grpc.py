@@ -30,7 +30,7 @@ from ._context import REQUEST_ID_HEADER, accept_request_id, set_request_id
 from ._grpc_metrics import MethodMetrics
 from ._metrics import Metrics
 
-__all__ = ["CACHE_TRAILER", "Metadata", "RpcObserver"]
+__all__ = ["CACHE_TRAILER", "Metadata", "RpcObserver", "code_of"]
 
 Metadata = Sequence[tuple[str, str | bytes]]
 Context = Any  # grpc.aio.ServicerContext[Any, Any]
@@ -63,7 +63,8 @@ class _Rpc:
     sent: int = 0
 
 
-def _code_of(context: Context, exc: BaseException | None) -> grpc.StatusCode:
+def code_of(context: Context, exc: BaseException | None) -> grpc.StatusCode:
+    """The status an rpc ended with (``exc``: what its handler raised, None if nothing)."""
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code  # set by abort() or set_code()
@@ -233,7 +234,7 @@ class RpcObserver(grpc.aio.ServerInterceptor):
 
     def _end(self, rpc: _Rpc, context: Context, exc: BaseException | None) -> None:
         seconds = time.perf_counter() - rpc.started
-        code = _code_of(context, exc)
+        code = code_of(context, exc)
         rpc.metrics.handled(code.name, seconds)
         if code is grpc.StatusCode.OK and rpc.method in _CACHED_METHODS:
             for key, value in context.trailing_metadata() or ():

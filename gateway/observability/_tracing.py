@@ -40,6 +40,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProv
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ._context import current_request_id
+from ._grpc import code_of
 from ._upstream import route_of
 
 __all__ = [
@@ -204,20 +205,6 @@ class UpstreamTracer:
 # -- rpcs ----------------------------------------------------------------------------------
 
 
-def _code_of(context: Any, exc: BaseException | None) -> grpc.StatusCode:
-    code = context.code()
-    if isinstance(code, grpc.StatusCode):
-        return code  # set by abort() or set_code()
-    if exc is None:
-        return grpc.StatusCode.OK
-    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
-        remaining = context.time_remaining()
-        if remaining is not None and remaining <= 0:
-            return grpc.StatusCode.DEADLINE_EXCEEDED
-        return grpc.StatusCode.CANCELLED
-    return grpc.StatusCode.UNKNOWN
-
-
 def _end(span: trace.Span, code: grpc.StatusCode) -> None:
     span.set_attribute("rpc.grpc.status_code", code.value[0])
     if code is not grpc.StatusCode.OK:
@@ -297,11 +284,11 @@ def _unary(inner: Any, start: Callable[[Any], tuple[trace.Span, Context]]) -> An
         try:
             response = await inner(request, context)
         except BaseException as exc:
-            _end(span, _code_of(context, exc))
+            _end(span, code_of(context, exc))
             raise
         finally:
             detach(token)
-        _end(span, _code_of(context, None))
+        _end(span, code_of(context, None))
         return response
 
     return unary
@@ -330,6 +317,6 @@ def _streaming(inner: Any, start: Callable[[Any], tuple[trace.Span, Context]]) -
             failure = exc
             raise
         finally:
-            _end(span, _code_of(context, failure))
+            _end(span, code_of(context, failure))
 
     return streaming
