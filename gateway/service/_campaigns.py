@@ -56,9 +56,11 @@ CacheState = Literal["hit", "miss", "stale"]
 _log = logging.getLogger("gateway.service")
 # Failures after which a cached copy beats an error.
 _STALE_OK = (UpstreamUnavailable, UpstreamTimeout, ServerError, RateLimited, MalformedResponse)
-# Share of the caller's deadline an upstream read may use when a stale copy
-# could still answer in time.
-_STALE_BUDGET = 0.8
+# What an upstream read leaves of the caller's deadline when a stale copy could still
+# answer: 20 %, but at least half a second (a loaded event loop and the way back take
+# that much; 20 % of a 1.5 s deadline did not always suffice), and never more than half.
+_STALE_RESERVE_SHARE = 0.2
+_STALE_RESERVE_MIN = 0.5
 # How long a Get's write-through waits to absorb newer reads of the same
 # campaign. Each SQLite write costs ~1–1.5 ms of CPU on the event loop that
 # also serves requests; a campaign read back to back (dashboards with
@@ -336,5 +338,6 @@ _campaign_of = campaign_of
 def _budget(timeout: float | None, have_fallback: bool) -> float | None:
     if timeout is None or not have_fallback:
         return timeout
-    return timeout * _STALE_BUDGET
+    reserve = min(max(timeout * _STALE_RESERVE_SHARE, _STALE_RESERVE_MIN), timeout / 2)
+    return timeout - reserve
 
