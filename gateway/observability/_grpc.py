@@ -30,7 +30,7 @@ from ._context import REQUEST_ID_HEADER, accept_request_id, set_request_id
 from ._grpc_metrics import MethodMetrics
 from ._metrics import Metrics
 
-__all__ = ["CACHE_TRAILER", "Metadata", "RpcObserver", "code_of"]
+__all__ = ["CACHE_TRAILER", "HandlerWrapper", "Metadata", "RpcObserver", "code_of"]
 
 Metadata = Sequence[tuple[str, str | bytes]]
 Context = Any  # grpc.aio.ServicerContext[Any, Any]
@@ -99,23 +99,11 @@ class _CountingContext:
         return getattr(self._context, name)
 
 
-class RpcObserver(grpc.aio.ServerInterceptor):
-    """See module docstring. ``tenant_of`` maps an rpc's metadata to its tenant id (None:
-    no usable key); rpcs of ``logged_services`` are logged at INFO, others (health checks,
-    reflection) at DEBUG."""
+class HandlerWrapper(grpc.aio.ServerInterceptor):
+    """An interceptor that replaces each method's handler with a wrapped one (``_wrap``),
+    built once per method and reused while grpc hands over the same handler."""
 
-    def __init__(
-        self,
-        metrics: Metrics,
-        *,
-        tenant_of: Callable[[Metadata], str | None] = _no_tenant,
-        logged_services: Sequence[str] = (),
-        logger: logging.Logger | None = None,
-    ) -> None:
-        self._metrics = metrics
-        self._tenant_of = tenant_of
-        self._logged = frozenset(logged_services)
-        self._log = logger or logging.getLogger("gateway.access")
+    def __init__(self) -> None:
         self._wrapped: dict[
             str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
         ] = {}
@@ -137,6 +125,29 @@ class RpcObserver(grpc.aio.ServerInterceptor):
         wrapped = self._wrap(name, handler)
         self._wrapped[name] = (handler, wrapped)
         return wrapped
+
+    def _wrap(self, name: str, handler: Any) -> grpc.RpcMethodHandler[Any, Any]:
+        raise NotImplementedError
+
+
+class RpcObserver(HandlerWrapper):
+    """See module docstring. ``tenant_of`` maps an rpc's metadata to its tenant id (None:
+    no usable key); rpcs of ``logged_services`` are logged at INFO, others (health checks,
+    reflection) at DEBUG."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        *,
+        tenant_of: Callable[[Metadata], str | None] = _no_tenant,
+        logged_services: Sequence[str] = (),
+        logger: logging.Logger | None = None,
+    ) -> None:
+        super().__init__()
+        self._metrics = metrics
+        self._tenant_of = tenant_of
+        self._logged = frozenset(logged_services)
+        self._log = logger or logging.getLogger("gateway.access")
 
     # -- wrapping ---------------------------------------------------------------
 

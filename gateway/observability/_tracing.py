@@ -40,7 +40,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProv
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ._context import current_request_id
-from ._grpc import code_of
+from ._grpc import HandlerWrapper, code_of
 from ._upstream import route_of
 
 __all__ = [
@@ -212,33 +212,17 @@ def _end(span: trace.Span, code: grpc.StatusCode) -> None:
     span.end()
 
 
-class TracingInterceptor(grpc.aio.ServerInterceptor):
+class TracingInterceptor(HandlerWrapper):
     """A SERVER span per rpc, ``revox.campaigns.v1.CampaignService/GetCampaign``, current
     while the handler runs (a stream's: while it computes each message). Wrapped handlers
     are built once per method."""
 
     def __init__(self, tracer: Tracer, propagator: TraceContextTextMapPropagator, *,
                  services: frozenset[str] | None = None) -> None:
+        super().__init__()
         self._tracer = tracer
         self._propagator = propagator
         self._services = services
-        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None  # unknown method: grpc answers UNIMPLEMENTED
-        name = handler_call_details.method
-        cached = self._wrapped.get(name)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = self._wrap(name, handler)
-        self._wrapped[name] = (handler, wrapped)
-        return wrapped
 
     def _wrap(self, name: str, handler: Any) -> Handler:
         service, _, method = name.lstrip("/").rpartition("/")
