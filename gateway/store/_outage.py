@@ -48,6 +48,12 @@ class Outage:
         """Record ``exc`` if it says the database is unreachable (returned)."""
         if not unreachable(exc):
             return False
+        if isinstance(exc, StoreUnavailable):
+            # What check() raised: the outage believed, not the database tried again.
+            # Counting it would renew the hold on every refused call, and callers that
+            # retry within the hold (every client honouring RetryInfo) would keep the
+            # outage believed long after the database came back.
+            return True
         if not self._down:
             _log.warning("database unreachable (%s): cached reads go to the upstream, "
                          "creates with a request_id are refused", type(exc).__name__)

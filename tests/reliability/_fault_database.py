@@ -254,6 +254,9 @@ async def _after(stub: Stub, sim: Simulator, row: DatabaseRow,
         result = await retrying_create(stub, request, attempts=20, deadline=10)
         if result.campaign_id is not None:
             first_ok.append(time.monotonic() - ended)
+        else:
+            row.notes.append(f"{request.request_id} never created after the fault: "
+                             + ", ".join(result.errors))
         row.left_unknown += result.unknown
 
     await asyncio.gather(*(retry(r) for r in requests))
