@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from .simulator import Simulator
 
-__all__ = ["Gateway", "serve"]
+__all__ = ["GC_THRESHOLDS", "Gateway", "serve", "settle_collector"]
 
 SERVICE_NAME = campaign_service_pb2.DESCRIPTOR.services_by_name["CampaignService"].full_name
 
@@ -188,6 +188,24 @@ class Gateway:
             await self._stack.aclose()
 
 
+# Python's default (700, 10, 10) runs a young collection every 700 net new containers; a
+# fan-out makes and frees a few per message per subscriber, so at 1,000 watch streams the
+# collector took 0.4-0.6 s of CPU per 49,000 deliveries (one full collection among them,
+# 0.2-0.3 s), a third of what the gateway spent beyond a bare grpc.aio server. Most of
+# those objects die by reference count: what the collector is for (cycles) builds up
+# slowly, so collecting 30x less often holds at most a few MB more. BENCHMARKS.md issue 15.
+GC_THRESHOLDS = (20_000, 10, 100)
+
+
+def settle_collector() -> None:
+    """Once start-up is done: what it built lives as long as the process, so it goes out
+    of the collector's sight (a full collection no longer walks it: 145-199 ms at 1,000
+    watch streams, 67 ms frozen), and collections run at ``GC_THRESHOLDS``."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def serve(settings: Settings) -> None:
     """Check the settings, then run until SIGTERM or SIGINT and shut down gracefully.
     A configuration that cannot work raises ``StartupError`` before anything starts."""
@@ -203,11 +221,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with Gateway(settings, tracing=tracing) as gateway:
         probe = await preflight.probe_upstream(gateway.upstream_url)
-        # What start-up built lives as long as the process: out of the collector's sight, a
-        # full collection no longer walks it (145-199 ms at 1,000 watch streams, the slowest
-        # revision of a fan-out; 67 ms with it frozen, BENCHMARKS.md issue 15).
-        gc.collect()
-        gc.freeze()
+        settle_collector()
         print(banner(gateway, probe), flush=True)
         await stop.wait()
         if settings.observability.log_format == "json":  # stderr stays one JSON object a line

@@ -218,7 +218,7 @@ def _rss_kib() -> int:
 async def _run_watch(args: argparse.Namespace) -> None:
     import gc
 
-    from gateway.app import Gateway
+    from gateway.app import Gateway, settle_collector
     from gateway.config import Settings
     from gateway.convert import create_body
     from gateway.simulator import Simulator, SimulatorConfig
@@ -241,6 +241,8 @@ async def _run_watch(args: argparse.Namespace) -> None:
                 **_UNCAPPED,
             )
             async with Gateway(settings) as gateway:
+                if not args.stock_gc:
+                    settle_collector()  # as `serve` does once started
                 hub = gateway.watch
                 _announce(grpc=gateway.address, simulator=sim.base_url)
                 async for cmd in _commands():
@@ -383,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tests.bench._servers")
     parser.add_argument("kind", choices=("gateway", "echo", "watch", "fanout", "simulator"))
     parser.add_argument("--full-sweep-every", type=int, default=10)
+    parser.add_argument("--stock-gc", action="store_true",
+                        help="watch: keep Python's collector settings (serve settles them)")
     parser.add_argument("--cache-ttl", type=float, default=3600.0)
     parser.add_argument("--payload", help="echo: file holding the serialized Campaign to answer")
     parser.add_argument("--profile", type=Path, default=None)

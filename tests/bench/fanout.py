@@ -282,9 +282,9 @@ async def _bare(args: argparse.Namespace) -> None:
 
 def _watch(args: argparse.Namespace) -> int:
     """``_servers``' ``watch`` server, plus its generation-2 GC pauses and its tracked
-    objects at each ``gc`` command, written at exit. ``--freeze``: its first ``gc``
-    command (before any subscriber) also freezes what is alive (``gc.freeze``), as a
-    server could at the end of its start-up; later collections skip those objects."""
+    objects at each ``gc`` command, written at exit. It settles the collector once started
+    as ``serve`` does (``gateway.app.settle_collector``); ``--stock-gc`` keeps Python's
+    settings instead, to show what that is worth."""
     from . import _servers
 
     pauses: list[tuple[float, float, float]] = []  # (when it ended, wall ms, CPU ms)
@@ -304,13 +304,12 @@ def _watch(args: argparse.Namespace) -> int:
     def counted_collect(generation: int = 2) -> int:
         found = collect(generation)
         objects.append(len(gc.get_objects()) + gc.get_freeze_count())
-        if args.freeze and len(objects) == 1:
-            gc.freeze()
         return found
 
     gc.collect = counted_collect
     try:
-        argv = ["watch"] + (["--profile", args.profile] if args.profile else [])
+        argv = (["watch"] + (["--profile", args.profile] if args.profile else [])
+                + (["--stock-gc"] if args.stock_gc else []))
         return _servers.main(argv)
     finally:
         if args.gc_out:
@@ -328,7 +327,7 @@ def _child(argv: list[str]) -> int:
     w = sub.add_parser("watch")
     w.add_argument("--gc-out")
     w.add_argument("--profile")
-    w.add_argument("--freeze", action="store_true")
+    w.add_argument("--stock-gc", action="store_true")
     args = parser.parse_args(argv)
     if args.kind == "watch":
         return _watch(args)
@@ -450,15 +449,15 @@ class CpuRun:
         return self.cpu_s / max(1, self.events * self.n) * 1e6
 
 
-def _cpu_gateway(plan: Plan, n: int, k: int, tmp: Path, *, freeze: bool = False) -> CpuRun:
-    out = CpuRun("gateway" + (" (gc.freeze)" if freeze else ""), n, k)
-    gc_file = tmp / f"gc-{n}-{freeze}.json"
-    extra = ["--freeze"] if freeze else []
+def _cpu_gateway(plan: Plan, n: int, k: int, tmp: Path, *, stock_gc: bool = False) -> CpuRun:
+    out = CpuRun("gateway" + (", Python's default collector settings" if stock_gc else ""), n, k)
+    gc_file = tmp / f"gc-{n}-{stock_gc}.json"
+    extra = ["--stock-gc"] if stock_gc else []
     with _child_process("watch", "--gc-out", str(gc_file), *extra) as srv:
         cid = srv.command(op="create", contacts=plan.cpu_contacts, cap=plan.cpu_cap,
                           key=KEY)["campaign_id"]
         srv.command(op="advance", seconds=5)
-        srv.command(op="gc")  # counts the objects before any subscriber (--freeze: freezes)
+        srv.command(op="gc")  # counts the objects before any subscriber
         with Clients(srv.info["grpc"], cid, n, k) as subs:
             subs.joined()
             srv.command(op="gc")
@@ -821,8 +820,8 @@ def _run(opts: Options) -> SuiteResult:
         g1 = _cpu_gateway(plan, 1, 1, tmp)
         log(f"CPU: gateway, {plan.n} subscribers")
         gn = _cpu_gateway(plan, plan.n, 2, tmp)
-        log(f"CPU: gateway with gc.freeze() after start-up, {plan.n} subscribers")
-        gf = _cpu_gateway(plan, plan.n, 2, tmp, freeze=True)
+        log(f"CPU: gateway with Python's default collector settings, {plan.n} subscribers")
+        gf = _cpu_gateway(plan, plan.n, 2, tmp, stock_gc=True)
         log("CPU: bare, 1 subscriber")
         b1 = _cpu_bare(plan, 1, 1, gn.revisions, gn.events, gn.size)
         log(f"CPU: bare, {plan.n} subscribers")
