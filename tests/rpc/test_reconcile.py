@@ -79,7 +79,28 @@ async def test_lost_before_commit_waits_out_the_grace_window(stub: Stub, upstrea
     retry = detail(info.value, error_details_pb2.RetryInfo)
     assert isinstance(retry, error_details_pb2.RetryInfo)
     assert 100 < retry.retry_delay.seconds <= 120  # the default window, 120 s
+    assert info.value.details() == (
+        "an earlier create with this request_id may or may not have reached the Revox API "
+        "and is not there yet; retry with the same request_id after the grace window "
+        f"({retry.retry_delay.ToTimedelta().total_seconds():.0f} s): then the gateway "
+        "creates it if it is still not there")
     assert _posts(upstream) == 1
+
+
+async def test_the_last_second_of_the_grace_window_is_still_waited_out(
+    start_gateway: Callable[..., Gateway], upstream: Simulator
+) -> None:
+    request = create_request(2, request_id="lost-short-grace")
+    async with _gateway(start_gateway, reconcile_grace=0.99) as (gw, stub):
+        await _lost(stub, upstream, request)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.CreateCampaign(request, metadata=auth())
+        assert error_info(info.value).reason == "CREATE_OUTCOME_UNKNOWN"
+        retry = detail(info.value, error_details_pb2.RetryInfo)
+        assert isinstance(retry, error_details_pb2.RetryInfo)
+        assert 0 < retry.retry_delay.ToTimedelta().total_seconds() <= 0.99
+        assert gw.metrics.creates.outcomes.labels("unknown")._value.get() == 1
+        assert _posts(upstream) == 1
 
 
 async def test_lost_before_commit_creates_once_after_the_grace_window(
@@ -127,7 +148,7 @@ async def test_two_matching_campaigns_leave_the_choice_to_the_caller(
     start_gateway: Callable[..., Gateway], upstream: Simulator
 ) -> None:
     request = create_request(2, request_id="two-matches")
-    async with _gateway(start_gateway, reconcile_grace=0) as (_, stub):
+    async with _gateway(start_gateway, reconcile_grace=0) as (gw, stub):
         ids = sorted([await _create_upstream(upstream, request) for _ in range(2)])
         await _lost(stub, upstream, request)
         for _ in range(2):  # stays so: never created, never settled on one of them
@@ -137,7 +158,86 @@ async def test_two_matching_campaigns_leave_the_choice_to_the_caller(
             meta = error_info(info.value)
             assert meta.reason == "CREATE_OUTCOME_UNKNOWN"
             assert meta.metadata["candidate_campaign_ids"] == ",".join(ids)
+            assert info.value.details() == (
+                "an earlier create with this request_id may have reached the Revox API, and "
+                f"2 campaigns match it ({', '.join(ids)}); check them (ErrorInfo metadata "
+                "candidate_campaign_ids) and create again with a new request_id only if none "
+                "is yours")
         assert _posts(upstream) == 3 and await _count(stub) == 2
+        assert gw.metrics.creates.outcomes.labels("unknown")._value.get() == 2
+
+
+async def test_an_upstream_that_cannot_be_searched_leaves_the_outcome_unknown(
+    start_gateway: Callable[..., Gateway], upstream: Simulator
+) -> None:
+    """The retry must look upstream before it may post again; when the listing fails it
+    neither posts nor guesses: unknown, retry in a second."""
+    request = create_request(2, request_id="search-fails")
+    async with _gateway(start_gateway, reconcile_grace=0) as (gw, stub):
+        await _lost(stub, upstream, request)
+        upstream.faults.fail_next(1, status=400, method="GET", path="/campaigns")
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.CreateCampaign(request, metadata=auth())
+        assert info.value.code() == grpc.StatusCode.ABORTED
+        assert error_info(info.value).reason == "CREATE_OUTCOME_UNKNOWN"
+        assert info.value.details().startswith(
+            "an earlier create with this request_id may or may not have reached the Revox "
+            "API, and the gateway could not look for it there now (")
+        assert info.value.details().endswith("); retry later with the same request_id")
+        retry = detail(info.value, error_details_pb2.RetryInfo)
+        assert isinstance(retry, error_details_pb2.RetryInfo)
+        assert retry.retry_delay.ToTimedelta().total_seconds() == 1.0
+        assert gw.metrics.creates.outcomes.labels("unknown")._value.get() == 1
+        assert _posts(upstream) == 1
+        created = await stub.CreateCampaign(request, metadata=auth())  # the listing is back
+        assert _posts(upstream) == 2 and await _count(stub) == 1
+        assert (await stub.CreateCampaign(request, metadata=auth())).id == created.id
+
+
+def _variant(request: pb.CreateCampaignRequest, **changes: Any) -> pb.CreateCampaignRequest:
+    out = pb.CreateCampaignRequest()
+    out.CopyFrom(request)
+    out.request_id = ""
+    for name, value in changes.items():
+        if name == "first":
+            out.contacts[0].to_phone_number = str(value)
+        elif name == "last":
+            out.contacts[-1].to_phone_number = str(value)
+        else:
+            setattr(out, name, value)
+    return out
+
+
+async def test_only_the_campaign_with_the_requests_fingerprint_is_taken(
+    start_gateway: Callable[..., Gateway], upstream: Simulator
+) -> None:
+    """Among campaigns that differ from the request in one part of the fingerprint each
+    (assistant, name, row count, first number, last number), or that another request_id
+    already answered, created before and after the one the lost create committed, the
+    retry takes exactly that one and posts nothing more."""
+    request = create_request(3, request_id="fingerprint")
+    bigger = create_request(4, request_id="")
+    decoys = [
+        _variant(request, assistant_id="asst_other"),
+        _variant(request, name="Autumn outreach"),
+        _variant(bigger),
+        _variant(request, first="+33699999999"),
+        _variant(request, last="+33699999998"),
+    ]
+    async with _gateway(start_gateway, reconcile_grace=0) as (gw, stub):
+        other = await stub.CreateCampaign(_variant(request, request_id="other-1"), metadata=auth())
+        for decoy in decoys:
+            await _create_upstream(upstream, decoy)
+        committed = await _create_upstream(upstream, request)
+        for decoy in decoys:
+            await _create_upstream(upstream, decoy)
+        later = await stub.CreateCampaign(_variant(request, request_id="other-2"), metadata=auth())
+        await _lost(stub, upstream, request)
+        posts = _posts(upstream)
+        assert (await stub.CreateCampaign(request, metadata=auth())).id == committed
+        assert _posts(upstream) == posts
+        assert gw.metrics.creates.outcomes.labels("reconciled")._value.get() == 1
+        assert committed not in (other.id, later.id)
 
 
 async def test_another_request_ids_campaign_is_not_taken(
