@@ -192,3 +192,57 @@ async def test_purge(db: Database, clock: Any) -> None:
     assert await store.purge(older_than=clock.now - 50) == 1
     assert await store.begin(T, "old", "h") == Started()
     assert await store.begin(T, "new", "h") == Replay(RESPONSE)
+
+
+async def test_abort_deletes_its_own_pending_row_and_nothing_else(db: Database) -> None:
+    """The same request_id of another tenant, another request_id of the same tenant, and
+    a row that is already done survive an abort."""
+    store = db.idempotency
+    for tenant, request_id in ((T, "r1"), (T, "r2"), ("tenant-b", "r1"), (T, "done")):
+        assert await store.begin(tenant, request_id, "h1") == Started()
+    await store.complete(T, "done", RESPONSE)
+    await store.abort(T, "r1")
+    await store.abort(T, "done")
+    assert await store.begin(T, "r1", "h2") == Started()  # gone: any body may start again
+    assert await store.begin(T, "done", "h1") == Replay(RESPONSE)
+    for tenant, request_id in ((T, "r2"), ("tenant-b", "r1")):
+        await store.complete(tenant, request_id, RESPONSE)  # raises if the row were gone
+        assert await store.begin(tenant, request_id, "h1") == Replay(RESPONSE)
+
+
+async def test_abort_leaves_another_owners_row(db_url: str, clock: Any) -> None:
+    """A row another process took over (its owner id) is that process's to end."""
+    async with Database(db_url, clock=clock, pending_timeout=0.0) as a, \
+            Database(db_url, clock=clock, pending_timeout=0.0) as b:
+        assert await a.idempotency.begin(T, "r1", "h1") == Started()
+        a.idempotency.abandon(T, "r1")
+        clock.now += 1
+        assert await b.idempotency.wait_or_begin(T, "r1", "h1", timeout=1) == Started(
+            recovered=True)
+        await a.idempotency.abort(T, "r1")  # the former owner: not its row any more
+        await b.idempotency.complete(T, "r1", RESPONSE)
+        assert await a.idempotency.begin(T, "r1", "h1") == Replay(RESPONSE)
+
+
+async def test_purge_keeps_a_record_updated_at_the_cut_off(db: Database, clock: Any) -> None:
+    store = db.idempotency
+    await store.begin(T, "edge", "h")
+    await store.complete(T, "edge", RESPONSE)
+    assert await store.purge(older_than=clock.now) == 0
+    assert await store.begin(T, "edge", "h") == Replay(RESPONSE)
+
+
+async def test_an_unknown_attempt_is_released_only_once_its_grace_is_over(
+    db: Database, clock: Any
+) -> None:
+    store = db.idempotency
+    assert await store.begin(T, "u", "h") == Started()
+    store.abandon(T, "u")
+    unknown = await store.begin(T, "u", "h")
+    assert isinstance(unknown, OutcomeUnknown)
+    clock.now += 9.5
+    assert store.grace_left(T, "u", unknown.pending_since, grace=10) == pytest.approx(0.5)
+    assert not await store.release_unknown(T, "u", unknown.pending_since, grace=10)
+    clock.now += 0.6
+    assert await store.release_unknown(T, "u", unknown.pending_since, grace=10)
+    assert await store.begin(T, "u", "h") == Started()
