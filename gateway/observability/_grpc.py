@@ -5,7 +5,8 @@ For every rpc it: takes the caller's ``x-request-id`` (or makes one, see ``_cont
 makes it the current request id (the upstream client sends it on, log lines carry it)
 and returns it in the response's initial metadata; counts the rpc started, the messages
 received and sent (a stream's by wrapping its iterator, whatever it yields: messages or
-pre-serialized bytes), and the rpc handled with its code and duration; counts the cache
+pre-serialized bytes; counted in an int and brought into the family before each scrape),
+and the rpc handled with its code and duration; counts the cache
 result a Get or List answered with (the ``x-revox-cache`` trailer the servicer sets);
 and logs one line: method, code, duration, request id and tenant (the store's tenant
 id, an HMAC of the key; never the key, never a field of the request).
@@ -49,7 +50,7 @@ def _no_tenant(metadata: Metadata) -> str | None:
     return None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity: open streams are kept in a set
 class _Rpc:
     """One call being served."""
 
@@ -61,6 +62,11 @@ class _Rpc:
     metadata: Metadata
     started: float = field(default_factory=time.perf_counter)
     sent: int = 0
+    counted: int = 0  # of ``sent``, how many grpc_server_msg_sent_total has (streams)
+
+    def count_sent(self) -> None:
+        self.metrics.sent.inc(self.sent - self.counted)
+        self.counted = self.sent
 
 
 def code_of(context: Context, exc: BaseException | None) -> grpc.StatusCode:
@@ -148,6 +154,8 @@ class RpcObserver(HandlerWrapper):
         self._tenant_of = tenant_of
         self._logged = frozenset(logged_services)
         self._log = logger or logging.getLogger("gateway.access")
+        self._streams: set[_Rpc] = set()
+        metrics.add_flush(self.flush_streams)
 
     # -- wrapping ---------------------------------------------------------------
 
@@ -191,22 +199,39 @@ class RpcObserver(HandlerWrapper):
         return unary
 
     def _streaming(self, inner: Any, start: Any) -> Any:
+        # A stream's messages are counted in a plain int and brought into
+        # grpc_server_msg_sent_total before every scrape (``flush_streams``) and at its
+        # end: a Counter.inc (a lock) per message was paid 1,000 times per event at
+        # 1,000 watch subscribers (BENCHMARKS.md issue 15).
+        opened = self._streams
+
         async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
             rpc, request = start(request, context)
-            sent = rpc.metrics.sent
+            opened.add(rpc)
             try:
                 await context.send_initial_metadata(((REQUEST_ID_HEADER, rpc.request_id),))
                 async with contextlib.aclosing(inner(request, context)) as responses:
                     async for response in responses:
                         rpc.sent += 1
-                        sent.inc()
                         yield response
             except BaseException as exc:
+                self._closed(rpc)
                 self._end(rpc, context, exc)
                 raise
+            self._closed(rpc)
             self._end(rpc, context, None)
 
         return streaming
+
+    def _closed(self, rpc: _Rpc) -> None:
+        self._streams.discard(rpc)
+        rpc.count_sent()
+
+    def flush_streams(self) -> None:
+        """Bring the messages open streams sent since the last flush into
+        grpc_server_msg_sent_total (``Metrics.flush``, before a scrape)."""
+        for rpc in self._streams:
+            rpc.count_sent()
 
     def _writer(self, inner: Any, start: Any) -> Any:
         async def writer(request: Any, context: Context) -> None:

@@ -120,6 +120,17 @@ class Metrics:
         self._refreshers: list[Refresh] = []
         self._refreshed_at: float | None = None
         self._refreshing: asyncio.Lock | None = None
+        self._flushers: list[Callable[[], None]] = []
+
+    def add_flush(self, flush: Callable[[], None]) -> None:
+        """``flush`` brings counts kept in plain integers on a hot path (the messages of
+        open streams) into their families; run on the event loop before every scrape and
+        every publish, so a scrape never sees them late."""
+        self._flushers.append(flush)
+
+    def flush(self) -> None:
+        for flush in self._flushers:
+            flush()
 
     def add_refresh(self, refresh: Refresh) -> None:
         """``refresh`` sets gauges that cost a query (database counts) before a scrape."""
@@ -145,6 +156,7 @@ class Metrics:
         """A --workers process: bring what a single process computes at scrape time into
         its multiprocess files (database counts, the watch hub, event-loop tasks)."""
         await self.refresh()
+        self.flush()
         self.watch.publish()
         self.database.publish()
         self.runtime.event_loop_tasks.set(event_loop_tasks())
@@ -152,5 +164,6 @@ class Metrics:
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The registry in the format ``accept`` asks for (Prometheus text by default,
         OpenMetrics on request): the body and its content type."""
+        self.flush()
         encode, content_type = choose_encoder(accept or "")
         return encode(self.registry), content_type

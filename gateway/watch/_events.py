@@ -48,10 +48,12 @@ def timestamp(seconds: float | None) -> Timestamp | None:
 class Batch:
     """The changes of one committed revision, shared by every subscriber."""
 
-    __slots__ = ("revision", "changes", "committed_at", "_rows", "_by_fp", "_ts")
+    __slots__ = ("revision", "changes", "committed_at", "end", "_rows", "_by_fp", "_ts")
 
     def __init__(self, revision: int, changes: Sequence[Change], committed_at: float) -> None:
         self.revision = revision
+        # The position after the whole revision, shared: one object, not one per subscriber.
+        self.end = Position(revision)
         self.changes = changes
         self.committed_at = committed_at
         self._rows: list[row_pb2.Row | None] = [None] * len(changes)

@@ -155,7 +155,7 @@ class _Stream:
                 out.append(own.SerializeToString() if raw else own)
                 continue
             out.append(data if raw else resp)
-        self.pos = Position(batch.revision, COMPLETE, upto_row)
+        self.pos = batch.end if upto_row is None else Position(batch.revision, COMPLETE, upto_row)
         return out
 
     def _retoken(self, shared: Response, pos: Position) -> Response:
