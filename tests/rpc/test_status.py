@@ -6,10 +6,12 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+from sqlalchemy.exc import OperationalError
 
 from gateway import errors as gw
 from gateway import upstream as up
 from gateway.rpc import DOMAIN, status_for
+from gateway.store._errors import StoreUnavailable
 
 
 def _decoded(exc: BaseException, *, creating: bool = False) -> tuple[status_pb2.Status, dict[str, object]]:
@@ -113,3 +115,27 @@ def test_retry_after_becomes_retry_info_to_the_nanosecond(exc: up.UpstreamError)
 
 def test_no_retry_info_without_retry_after() -> None:
     assert "RetryInfo" not in _decoded(up.RateLimited("slow", status=429))[1]
+
+
+@pytest.mark.parametrize("exc, message", [
+    (StoreUnavailable("the gateway's database does not answer, so this create could not be "
+                      "kept idempotent"),
+     "the gateway's database does not answer, so this create could not be kept idempotent"),
+    (OperationalError("SELECT 1", {}, ConnectionRefusedError("refused")),
+     "the gateway's database does not answer; retry shortly"),
+])
+def test_the_gateways_database_not_answering_is_unavailable_for_a_second(
+    exc: BaseException, message: str
+) -> None:
+    """Retried here or on another replica; the driver's own words (host names, SQL) never
+    reach the caller."""
+    rich, details = _decoded(exc, creating=True)
+    assert rich.code == code_pb2.UNAVAILABLE
+    assert rich.message == message
+    info = details["ErrorInfo"]
+    assert isinstance(info, error_details_pb2.ErrorInfo)
+    assert info.reason == "DATABASE_UNAVAILABLE" and info.domain == DOMAIN
+    assert dict(info.metadata) == {"retry_after_seconds": "1"}
+    retry = details["RetryInfo"]
+    assert isinstance(retry, error_details_pb2.RetryInfo)
+    assert retry.retry_delay.ToTimedelta().total_seconds() == 1.0

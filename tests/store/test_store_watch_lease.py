@@ -64,3 +64,38 @@ async def test_a_commit_under_a_stale_epoch_is_refused_and_writes_nothing(db: Da
 
 async def test_commits_without_a_lease_still_work(db: Database) -> None:
     assert await _commit(db, [row("r1")], None, 1.0) == 1
+
+
+async def test_the_lease_is_free_when_never_taken_released_or_expired(db: Database) -> None:
+    log = db.changelog
+    assert await log.lease_is_free(K, now=100.0)  # the campaign is not even known
+    a = await log.take_lease(K, "A", ttl=TTL, now=100.0)
+    assert a is not None
+    assert not await log.lease_is_free(K, now=100.0)
+    assert not await log.lease_is_free(K, now=109.9)
+    assert await log.lease_is_free(K, now=110.0)  # expires at 110: free from then on
+    assert await log.renew_lease(K, a, ttl=TTL, now=105.0)
+    assert not await log.lease_is_free(K, now=110.0)
+    await log.release_lease(K, a)
+    assert await log.lease_is_free(K, now=106.0)
+
+
+async def test_only_the_holder_says_the_campaign_is_degraded_and_a_commit_clears_it(
+    db: Database,
+) -> None:
+    """Followers' heartbeats repeat what the holder's polls fail with; a former holder
+    cannot overwrite its successor's word."""
+    log = db.changelog
+    a = await log.take_lease(K, "A", ttl=TTL, now=100.0)
+    assert a is not None
+    assert await log.report_degraded(K, a, "Revox API: 503")
+    assert (await log.state(K)).degraded_detail == "Revox API: 503"
+    assert await _commit(db, [row("r1")], a, 101.0) == 1
+    assert (await log.state(K)).degraded_detail is None  # a successful poll clears it
+    b = await log.take_lease(K, "B", ttl=TTL, now=200.0)
+    assert b is not None
+    assert not await log.report_degraded(K, a, "stale word of A")
+    assert (await log.state(K)).degraded_detail is None
+    assert await log.report_degraded(K, b, "Revox API: timeout")
+    assert await log.report_degraded(K, b, None)
+    assert (await log.state(K)).degraded_detail is None
