@@ -17,6 +17,7 @@ from ..support import (
     auth,
     create_request,
     driving,
+    read_messages,
     until_final,
     until_snapshot_complete,
     violated_fields,
@@ -167,3 +168,21 @@ async def test_campaign_masks_name_campaign_fields(stub, upstream: Simulator) ->
         )
     assert violated_fields(info.value) == ["read_mask.paths[0]"]
     assert campaign_pb2.Campaign.DESCRIPTOR.fields_by_name.get("call") is None
+
+
+async def test_a_masked_snapshot_resumed_midway_stays_masked(stub) -> None:
+    """The rest of an interrupted snapshot comes masked like its start, with nothing
+    changed in between as after a change."""
+    cid = (await stub.CreateCampaign(create_request(6), metadata=auth())).id
+    paths = mask("id", "call.status")
+    first = await read_messages(stub.WatchCampaignRows(
+        pb.WatchCampaignRowsRequest(campaign_id=cid, read_mask=paths), metadata=auth()), 2)
+    resumed = stub.WatchCampaignRows(pb.WatchCampaignRowsRequest(
+        campaign_id=cid, resume_token=first[-1].resume_token, read_mask=paths), metadata=auth())
+    rest = await until_snapshot_complete(resumed)
+    resumed.cancel()
+    assert rest[-1].snapshot_complete.row_count == 6
+    rows = [m.row_change.row for m in _changes(rest)]
+    assert len(rows) == 4
+    assert all(set_fields(r) <= {"id", "call"} and set_fields(r.call) <= {"status"}
+               for r in rows)

@@ -226,6 +226,22 @@ async def test_terminal_flag(db: Database) -> None:
     await db.changelog.commit_poll(K, [row("a")], full_sweep=True, now=1.0)
     await db.changelog.mark_terminal(K)
     assert (await db.changelog.state(K)).terminal
+    await db.changelog.mark_terminal(K, False)  # e.g. a campaign started again
+    assert not (await db.changelog.state(K)).terminal
+
+
+async def test_compaction_keeps_a_revision_committed_at_the_cut_off(db: Database) -> None:
+    log = db.changelog
+    for i in range(3):
+        await log.commit_poll(K, [row("a", f"s{i}")], full_sweep=True, now=float(i * 10))
+    assert await log.compact(older_than=10.0) == 1  # revision 1 (at 0); 2 is at 10 exactly
+    assert (await log.state(K)).compacted_revision == 1
+    assert [c.revision for c in await log.changes_since(K, 1, limit=10)] == [2, 3]
+
+
+async def test_the_snapshot_of_an_unknown_campaign_is_empty_at_revision_0(db: Database) -> None:
+    snap = await db.changelog.snapshot("never-watched")
+    assert (snap.revision, snap.rows) == (0, [])
 
 
 async def test_custom_extractor(db_url: str) -> None:

@@ -193,3 +193,21 @@ def test_errors_pickle_and_repr() -> None:
     assert str(UpstreamTimeout("late")) == "late"
     assert issubclass(MalformedResponse, UpstreamError)
     assert not issubclass(UpstreamTimeout, UpstreamStatusError)
+
+
+def test_errors_keep_their_words_and_fields_through_pickling() -> None:
+    dropped = pickle.loads(pickle.dumps(UpstreamUnavailable(
+        "connection reset", retry_safe=True, method="POST", path="/campaigns", maybe_sent=True)))
+    assert type(dropped) is UpstreamUnavailable
+    assert (dropped.message, dropped.retry_safe, dropped.maybe_sent) == (
+        "connection reset", True, True)
+    assert str(dropped) == "POST /campaigns: connection reset"
+    limited = pickle.loads(pickle.dumps(RateLimited("slow down", status=429)))
+    assert limited.message == "slow down"
+
+
+def test_an_errors_text_names_what_it_knows_of_the_request() -> None:
+    assert str(UpstreamError("m", status=503)) == " -> 503: m"
+    assert str(UpstreamError("m", method="GET", path="/campaigns")) == "GET /campaigns: m"
+    assert str(UpstreamError("m", method="GET", path="/x", status=404)) == "GET /x -> 404: m"
+    assert str(UpstreamError("m")) == "m"

@@ -57,6 +57,23 @@ def test_parse_retry_after_http_date() -> None:
     assert parse_retry_after(naive, now=now) == pytest.approx(30.0)
 
 
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="needs time.tzset (POSIX)")
+def test_a_date_without_a_zone_is_utc_whatever_the_machines_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RFC 5322's "-0000" (no zone information) parses without a zone; read as local time
+    it would be hours off on any machine not set to UTC."""
+    now = 1_700_000_000.0
+    naive = email.utils.formatdate(now + 30).replace("+0000", "-0000")
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert parse_retry_after(naive, now=now) == pytest.approx(30.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_backoff_is_full_jitter_exponential_and_capped() -> None:
     top = RetryPolicy(base_delay=0.05, max_delay=2.0, rng=FixedRandom(0.999999))
     ceilings = [top.backoff(n) for n in range(1, 9)]
