@@ -26,6 +26,7 @@ from ..support import (
     create_request,
     driving,
     next_change,
+    read_messages,
     until_final,
     until_snapshot_complete,
 )
@@ -78,10 +79,21 @@ async def test_subscribing_while_changes_commit_is_gap_free(gateway, stub, upstr
 
 
 async def test_filter_transitions_add_and_remove_rows(stub, upstream: Simulator) -> None:
+    """Rows entering and leaving a status filter. The first moves are scripted and each
+    awaited (driven by simulated time alone, a row could start and end its call between
+    two polls of a loaded machine and never be seen calling: seen failing so under
+    load); then the campaign runs to its end."""
     cid = (await stub.CreateCampaign(create_request(6), metadata=auth())).id
     calling = row_pb2.CALL_STATUS_CALLING
     stream = stub.WatchCampaignRows(_request(cid, statuses=[calling]), metadata=auth())
-    got: list[pb.WatchCampaignRowsResponse] = []
+    got: list[pb.WatchCampaignRowsResponse] = await until_snapshot_complete(stream)
+    upstream.set_row_status(cid, 0, "calling")
+    got += await read_messages(stream, 1, hang_up=False)  # row 0 enters
+    upstream.set_row_status(cid, 0, "completed")
+    upstream.set_row_status(cid, 1, "calling")
+    got += await read_messages(stream, 2, hang_up=False)  # row 0 leaves, row 1 enters
+    upstream.set_row_status(cid, 1, "completed")  # scripted rows are not the engine's to end
+    got += await read_messages(stream, 1, hang_up=False)  # row 1 leaves
     async with driving(upstream):
         await until_final(stream, got)
     stream.cancel()
