@@ -69,17 +69,24 @@ async def _lost(stub: Stub, upstream: Simulator, request: pb.CreateCampaignReque
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-async def test_lost_before_commit_waits_out_the_grace_window(stub: Stub, upstream: Simulator) -> None:
-    request = create_request(2, request_id="lost-before-commit")
-    await _lost(stub, upstream, request)
+async def _unknown(stub: Stub, request: pb.CreateCampaignRequest) -> tuple[
+        grpc.aio.AioRpcError, error_details_pb2.RetryInfo]:
+    """The retry's refusal: ABORTED, CREATE_OUTCOME_UNKNOWN, and its RetryInfo."""
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.CreateCampaign(request, metadata=auth())
     assert info.value.code() == grpc.StatusCode.ABORTED
     assert error_info(info.value).reason == "CREATE_OUTCOME_UNKNOWN"
     retry = detail(info.value, error_details_pb2.RetryInfo)
     assert isinstance(retry, error_details_pb2.RetryInfo)
+    return info.value, retry
+
+
+async def test_lost_before_commit_waits_out_the_grace_window(stub: Stub, upstream: Simulator) -> None:
+    request = create_request(2, request_id="lost-before-commit")
+    await _lost(stub, upstream, request)
+    error, retry = await _unknown(stub, request)
     assert 100 < retry.retry_delay.seconds <= 120  # the default window, 120 s
-    assert info.value.details() == (
+    assert error.details() == (
         "an earlier create with this request_id may or may not have reached the Revox API "
         "and is not there yet; retry with the same request_id after the grace window "
         f"({retry.retry_delay.ToTimedelta().total_seconds():.0f} s): then the gateway "
@@ -93,11 +100,7 @@ async def test_the_last_second_of_the_grace_window_is_still_waited_out(
     request = create_request(2, request_id="lost-short-grace")
     async with _gateway(start_gateway, reconcile_grace=0.99) as (gw, stub):
         await _lost(stub, upstream, request)
-        with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.CreateCampaign(request, metadata=auth())
-        assert error_info(info.value).reason == "CREATE_OUTCOME_UNKNOWN"
-        retry = detail(info.value, error_details_pb2.RetryInfo)
-        assert isinstance(retry, error_details_pb2.RetryInfo)
+        _, retry = await _unknown(stub, request)
         assert 0 < retry.retry_delay.ToTimedelta().total_seconds() <= 0.99
         assert gw.metrics.creates.outcomes.labels("unknown")._value.get() == 1
         assert _posts(upstream) == 1
@@ -176,16 +179,11 @@ async def test_an_upstream_that_cannot_be_searched_leaves_the_outcome_unknown(
     async with _gateway(start_gateway, reconcile_grace=0) as (gw, stub):
         await _lost(stub, upstream, request)
         upstream.faults.fail_next(1, status=400, method="GET", path="/campaigns")
-        with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.CreateCampaign(request, metadata=auth())
-        assert info.value.code() == grpc.StatusCode.ABORTED
-        assert error_info(info.value).reason == "CREATE_OUTCOME_UNKNOWN"
-        assert info.value.details().startswith(
+        error, retry = await _unknown(stub, request)
+        assert error.details().startswith(
             "an earlier create with this request_id may or may not have reached the Revox "
             "API, and the gateway could not look for it there now (")
-        assert info.value.details().endswith("); retry later with the same request_id")
-        retry = detail(info.value, error_details_pb2.RetryInfo)
-        assert isinstance(retry, error_details_pb2.RetryInfo)
+        assert error.details().endswith("); retry later with the same request_id")
         assert retry.retry_delay.ToTimedelta().total_seconds() == 1.0
         assert gw.metrics.creates.outcomes.labels("unknown")._value.get() == 1
         assert _posts(upstream) == 1
