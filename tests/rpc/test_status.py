@@ -139,3 +139,15 @@ def test_the_gateways_database_not_answering_is_unavailable_for_a_second(
     retry = details["RetryInfo"]
     assert isinstance(retry, error_details_pb2.RetryInfo)
     assert retry.retry_delay.ToTimedelta().total_seconds() == 1.0
+
+
+@pytest.mark.parametrize("exc", [
+    gw.LimitExceeded("too many streams", cap="watch_streams", retry_after=2.5),
+    gw.CreateOutcomeUnknown("not there yet", retry_after=2.5),
+])
+def test_a_retry_after_is_in_the_metadata_as_well_as_in_retry_info(exc: Exception) -> None:
+    """A client reading only ErrorInfo (grpcurl, a log line) sees when to retry too."""
+    _, details = _decoded(exc, creating=True)
+    info = details["ErrorInfo"]
+    assert isinstance(info, error_details_pb2.ErrorInfo)
+    assert info.metadata["retry_after_seconds"] == "2.5"

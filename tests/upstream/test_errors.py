@@ -211,3 +211,12 @@ def test_an_errors_text_names_what_it_knows_of_the_request() -> None:
     assert str(UpstreamError("m", method="GET", path="/campaigns")) == "GET /campaigns: m"
     assert str(UpstreamError("m", method="GET", path="/x", status=404)) == "GET /x -> 404: m"
     assert str(UpstreamError("m")) == "m"
+
+
+def test_an_error_may_have_been_sent_unless_it_says_otherwise() -> None:
+    """What a caller may retry rests on these defaults: an error says "maybe sent" (so a
+    create is never assumed unsent) and a dropped connection is not retry-safe unless the
+    transport said so."""
+    assert UpstreamError("m").maybe_sent is True
+    assert UpstreamError("m").args == ("m",)
+    assert UpstreamUnavailable("m").retry_safe is False

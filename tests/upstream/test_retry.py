@@ -277,3 +277,14 @@ async def test_one_debug_line_per_attempt(
     assert lines[0].endswith("(attempt 1)")
     assert "RemoteProtocolError" in lines[1] and lines[1].endswith("(attempt 2)")
     assert "-> 200" in lines[2] and lines[2].endswith("(attempt 3)")
+
+
+def test_a_policy_refuses_what_cannot_work_and_takes_its_edges() -> None:
+    """One attempt (no retry) and zero delays are valid policies; fewer attempts or a
+    negative delay are refused with their reason."""
+    RetryPolicy(max_attempts=1, base_delay=0.0, max_delay=0.0, max_retry_after=0.0)
+    with pytest.raises(ValueError, match="^max_attempts must be >= 1$"):
+        RetryPolicy(max_attempts=0)
+    for bad in ({"base_delay": -0.1}, {"max_delay": -1.0}, {"max_retry_after": -1.0}):
+        with pytest.raises(ValueError, match="^delays must be >= 0$"):
+            RetryPolicy(**bad)  # type: ignore[arg-type]
