@@ -193,8 +193,10 @@ class Gateway:
 # collector took 0.4-0.6 s of CPU per 49,000 deliveries (one full collection among them,
 # 0.2-0.3 s), a third of what the gateway spent beyond a bare grpc.aio server. Most of
 # those objects die by reference count: what the collector is for (cycles) builds up
-# slowly, so collecting 30x less often holds at most a few MB more. BENCHMARKS.md issue 15.
-GC_THRESHOLDS = (20_000, 10, 100)
+# slowly, so collecting young objects 30x less often holds at most a few MB more. The
+# older generations keep Python's ratios (10, 10): cycles that live long (a cancelled
+# stream's exception and frames) are not kept any longer than that. BENCHMARKS.md issue 15.
+GC_THRESHOLDS = (20_000, 10, 10)
 
 
 def settle_collector() -> None:

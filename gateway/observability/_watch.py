@@ -28,6 +28,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 __all__ = ["WatchMetrics", "WatchedCampaign", "WatchedHub"]
 
@@ -211,15 +212,17 @@ class _DeliveryHistogram(Collector):
     Why not prometheus-client's ``Histogram``: it is observed once per stream per live
     revision, 1,000 times a revision at 1,000 subscribers, and its ``observe`` (a lock for
     the sum, a Python loop over the buckets, a lock for the bucket) was ~1 µs of the ~55 µs
-    the gateway spends per event per subscriber (BENCHMARKS.md issue 15). Only the event
-    loop observes; a scrape (another thread) reads a list of ints, which is safe under the
-    GIL. Several worker processes keep prometheus-client's (multiprocess files).
+    the gateway spends per event per subscriber (BENCHMARKS.md issue 15). The event loop
+    observes and the scrape (aiohttp, on the same loop) reads. Several worker processes
+    keep prometheus-client's (multiprocess files). Its text is the library's, ``_created``
+    included (tests/observability/test_delivery_histogram.py).
     """
 
     def __init__(self) -> None:
         self._bounds = DELIVERY_BUCKETS
         self._counts = [0] * (len(DELIVERY_BUCKETS) + 1)  # the last one: above every bound
         self._sum = 0.0
+        self._created = time.time()
 
     def observe(self, seconds: float) -> None:
         self._counts[bisect_left(self._bounds, seconds)] += 1  # bound >= seconds: "le"
@@ -234,5 +237,7 @@ class _DeliveryHistogram(Collector):
         for bound, count in zip((*map(repr, self._bounds), "+Inf"), counts, strict=True):
             cumulative += count
             buckets.append((bound, cumulative))  # repr: 0.001, 1.0 (as the library writes)
-        return [HistogramMetricFamily(_DELIVERY_NAME, _DELIVERY_HELP, buckets=buckets,
-                                      sum_value=total)]
+        family = HistogramMetricFamily(_DELIVERY_NAME, _DELIVERY_HELP, buckets=buckets,
+                                       sum_value=total)
+        family.samples.append(Sample(f"{_DELIVERY_NAME}_created", {}, self._created))
+        return [family]
