@@ -200,3 +200,23 @@ async def test_two_tenants_racing_with_one_request_id_each_create_once(stub, ups
     alice, bob, alice_again, bob_again = (r.id for r in results)  # type: ignore[union-attr]
     assert alice == alice_again and bob == bob_again and alice != bob
     assert _posts(upstream) == 2
+
+
+async def test_every_answer_to_a_request_id_is_counted_and_a_refusal_says_why(
+    gateway, stub
+) -> None:
+    outcomes = gateway.metrics.creates.outcomes
+
+    def count(outcome: str) -> float:
+        return float(outcomes.labels(outcome)._value.get())
+
+    request = create_request(2, request_id="counted")
+    await stub.CreateCampaign(request, metadata=auth())
+    await stub.CreateCampaign(request, metadata=auth())
+    assert (count("created"), count("replayed")) == (1, 1)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CreateCampaign(create_request(2, request_id="counted", name="other"),
+                                  metadata=auth())
+    assert info.value.details() == (
+        "request_id was already used with a different request; use a new request_id")
+    assert count("mismatch") == 1
