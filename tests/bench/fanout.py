@@ -713,10 +713,7 @@ def _cpu_section(runs: list[CpuRun]) -> tuple[str, list[tuple[str, bool, str]]]:
     rows = []
     for r in runs:
         one = by.get((r.server.split(" (")[0], 1))
-        marginal = "-"
-        if one is not None and r.n > 1:
-            per_rev1 = one.cpu_s / max(1, one.revisions)
-            marginal = f"{(r.cpu_s - per_rev1 * r.revisions) / max(1, r.events * (r.n - 1)) * 1e6:.1f}"
+        marginal = f"{_marginal(r, one):.1f}" if one is not None and r.n > 1 else "-"
         rows.append([
             r.server, f"{r.n:,}", str(r.k), str(r.revisions), str(r.events), str(r.size),
             f"{r.cpu_s * 1e3:.0f}", f"{r.cpu_s / max(1, r.revisions) * 1e3:.1f}",
@@ -732,10 +729,7 @@ def _cpu_section(runs: list[CpuRun]) -> tuple[str, list[tuple[str, bool, str]]]:
     top = max(r.n for r in runs)
     gw, bare = by.get(("gateway", top)), by.get(("bare grpc.aio", top))
     if gw is not None and bare is not None:
-        g1, b1 = by.get(("gateway", 1)), by.get(("bare grpc.aio", 1))
-
-        mg, mb = _marginal(gw, g1), _marginal(bare, b1)
-        ratio = mg / mb if mb > 0 else float("inf")
+        mg, mb, ratio = _marginals(runs)
         raw = gw.per_event_us / bare.per_event_us if bare.per_event_us else float("inf")
         verdicts.append((
             f"server CPU per event per subscriber at {top:,} subscribers ≤ {CPU_RATIO_TARGET}× "
@@ -804,6 +798,10 @@ def _tail_notes(cpu: list[CpuRun]) -> str:
 # -- entry ---------------------------------------------------------------------------
 
 
+_CPU_HEADING = ("Server CPU per event per subscriber (the `watch` bench server and a bare "
+                "grpc.aio fan-out, same events and message size)")
+
+
 def _cpu_round(plan: Plan, tmp: Path, log: Any, label: str) -> list[CpuRun]:
     """The gateway and the bare server at 1 and N subscribers (and the gateway with
     Python's default collector settings), one after the other."""
@@ -828,12 +826,17 @@ def _marginal(r: CpuRun, one: CpuRun | None) -> float:
             / max(1, r.events * (r.n - 1)) * 1e6)
 
 
-def _ratio(cpu: list[CpuRun]) -> float:
+def _marginals(cpu: list[CpuRun]) -> tuple[float, float, float]:
+    """The gateway's and the bare server's marginal µs at the largest N, and their ratio."""
     by = {(r.server, r.n): r for r in cpu}
     top = max(r.n for r in cpu)
-    mb = _marginal(by[("bare grpc.aio", top)], by.get(("bare grpc.aio", 1)))
     mg = _marginal(by[("gateway", top)], by.get(("gateway", 1)))
-    return mg / mb if mb > 0 else float("inf")
+    mb = _marginal(by[("bare grpc.aio", top)], by.get(("bare grpc.aio", 1)))
+    return mg, mb, mg / mb if mb > 0 else float("inf")
+
+
+def _ratio(cpu: list[CpuRun]) -> float:
+    return _marginals(cpu)[2]
 
 
 def _run(opts: Options, cpu_rounds: int = 1, cpu_only: bool = False) -> SuiteResult:
@@ -848,6 +851,7 @@ def _run(opts: Options, cpu_rounds: int = 1, cpu_only: bool = False) -> SuiteRes
         # The table is the round of the median ratio; every round's ratio is listed.
         ranked = sorted(rounds, key=lambda r: r[0])
         cpu = ranked[(len(ranked) - 1) // 2][1]
+        size = next(r.size for r in cpu if (r.server, r.n) == ("gateway", plan.n))
         cpu_md, verdicts = _cpu_section(cpu)
         cpu_md += ("\n\nMarginal ratio, gateway against bare, per round in the order run: "
                    + ", ".join(f"{r:.2f}×" for r, _ in rounds)
@@ -855,9 +859,8 @@ def _run(opts: Options, cpu_rounds: int = 1, cpu_only: bool = False) -> SuiteRes
         log("CPU part:\n" + cpu_md + "\n" + _tail_notes(cpu))  # kept if a later part fails
         if cpu_only:
             return SuiteResult(
-                f"## Fan-out at {plan.n:,} subscribers: server CPU per event per subscriber "
-                "(the `watch` bench server and a bare grpc.aio fan-out, same events and "
-                "message size)\n\n" + cpu_md + "\n\n" + _tail_notes(cpu), verdicts)
+                f"## Fan-out at {plan.n:,} subscribers: {_CPU_HEADING}\n\n" + cpu_md
+                + "\n\n" + _tail_notes(cpu), verdicts)
 
         live: list[LiveRun] = []
         with _simulator() as upstream, _pg_database() as pg:
@@ -881,7 +884,7 @@ def _run(opts: Options, cpu_rounds: int = 1, cpu_only: bool = False) -> SuiteRes
         per_step = [total // steps + (1 if i < total % steps else 0) for i in range(steps)]
         for k in (1, 2):
             log(f"live: bare, {k} client processes")
-            live.append(_live_bare(plan, k, cpu[1].size, per_step))
+            live.append(_live_bare(plan, k, size, per_step))
             log(_live_section(live[-1:]))
     one = next(r for r in live if r.label.startswith("gateway, 1") and r.k == 2)
     two = next(r for r in live if "--workers 2 (PostgreSQL)" in r.label)
@@ -894,8 +897,7 @@ def _run(opts: Options, cpu_rounds: int = 1, cpu_only: bool = False) -> SuiteRes
         f"p50 {_ms(one.latencies_ms, 50)} / p99 {_ms(one.latencies_ms, 99)} ms"))
     md = (
         f"## Fan-out at {plan.n:,} subscribers, one process and --workers 2\n\n"
-        "### Server CPU per event per subscriber (the `watch` bench server and a bare "
-        "grpc.aio fan-out, same events and message size)\n\n" + cpu_md + "\n\n"
+        f"### {_CPU_HEADING}\n\n" + cpu_md + "\n\n"
         + _tail_notes(cpu) + "\n\n"
         f"### Commit → delivery: `serve` and `serve --workers 2` ({plan.live_steps} simulator "
         f"advances, one every {plan.cadence} s; poll interval 0.1 s)\n\n" + _live_section(live)
