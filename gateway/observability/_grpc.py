@@ -98,7 +98,6 @@ class _CountingContext:
 
     async def write(self, message: Any) -> None:
         self._rpc.sent += 1  # counted as handed to grpc, as a generator's messages are
-        self._rpc.metrics.sent.inc()
         await self._context.write(message)
 
     def __getattr__(self, name: str) -> Any:
@@ -236,12 +235,15 @@ class RpcObserver(HandlerWrapper):
     def _writer(self, inner: Any, start: Any) -> Any:
         async def writer(request: Any, context: Context) -> None:
             rpc, request = start(request, context)
+            self._streams.add(rpc)  # counted as a generator's stream is (``_streaming``)
             try:
                 await context.send_initial_metadata(((REQUEST_ID_HEADER, rpc.request_id),))
                 await inner(request, _CountingContext(context, rpc))
             except BaseException as exc:
+                self._closed(rpc)
                 self._end(rpc, context, exc)
                 raise
+            self._closed(rpc)
             self._end(rpc, context, None)
 
         return writer
