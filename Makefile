@@ -90,6 +90,9 @@ reliability: install
 # 22 min); prints the score per module and the surviving mutants, also written to
 # tests/mutation/last-report.md. Not part of `make test`. A subset, a budget (0 = none):
 #   make mutation MUTATION_MODULES=gateway/watch/_token.py,gateway/rpc/_status.py MUTATION_BUDGET=10m
+# Also MUTATION_WORKERS=2 (mutants in parallel), MUTATION_CAP=45 (seconds of tests a mutant at
+# most; a capped mutant counts as survived) and MUTATION_RESUME=1 (go on from the last run's
+# mutants/ when the sources and tests are unchanged).
 mutation: install
 	$(PY) -m tests.mutation $(if $(MUTATION_MODULES),--modules '$(MUTATION_MODULES)') \
 		$(if $(MUTATION_BUDGET),--budget '$(MUTATION_BUDGET)')

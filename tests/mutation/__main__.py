@@ -10,6 +10,8 @@ budget runs out, then prints the score per module and every surviving mutant
     python -m tests.mutation --modules gateway/watch/_token.py,gateway/rpc/_status.py
     python -m tests.mutation --modules gateway/service/ --budget 10m
     MUTATION_MODULES=gateway/upstream MUTATION_BUDGET=0 python -m tests.mutation  # no limit
+    python -m tests.mutation --cap 45 --budget 1h    # at most 45 s of tests a mutant
+    python -m tests.mutation --resume --budget 1h    # go on where the last run stopped
 
 How it stays within the budget: one worker (``--max-children 1``); each mutant
 runs only the tests that call the mutated function AND are mapped to its module
@@ -17,10 +19,19 @@ runs only the tests that call the mutated function AND are mapped to its module
 that hangs fails after 30 s (pytest-timeout) and a mutant whose tests run
 longer than ``(their usual duration + 10 s) * 3`` is recorded as a timeout. When
 the budget is spent mutmut is interrupted: mutants it did not get to are
-reported as "not run" (never as killed). mutmut works in ``mutants/`` at the
-repository root (git-ignored), wiped at the start of every run, so every run
-tests the current sources and tests; it is left in place afterwards for
-``mutmut show <mutant>`` and ``mutmut run <mutant>`` (re-test one mutant).
+reported as "not run" (never as killed). ``--cap`` bounds each mutant's tests
+(see ``pytest_plugin.py``): a capped mutant counts as survived, so the score
+can only be lower than without the cap.
+
+mutmut works in ``mutants/`` at the repository root (git-ignored), wiped at the
+start of every run, so every run tests the current sources and tests; it is
+left in place afterwards for ``mutmut show <mutant>`` and ``mutmut run
+<mutant>`` (re-test one mutant). ``--resume`` keeps it instead, when it was
+made from exactly the sources and tests of now (a fingerprint of their
+contents, kept in ``mutants/mutation-run.json``) for the same modules or more:
+mutmut then skips every mutant that already has a verdict, so a complete run
+can be done in several sittings. Mutants a stopped run left unfinished are
+tested again.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import argparse
 import ast
 import difflib
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -51,6 +63,11 @@ ROOT = Path(__file__).resolve().parents[2]
 MUTANTS = ROOT / "mutants"
 REPORT = Path(__file__).resolve().parent / "last-report.md"
 LOG_NAME = "mutation-run.log"  # inside mutants/
+RUN_NAME = "mutation-run.json"  # inside mutants/: what a resumed run must match
+TIMINGS_NAME = "mutation-tests.jsonl"  # inside mutants/, written by pytest_plugin.py
+CAP_ENV = "MUTATION_TEST_CAP"  # read by pytest_plugin.py
+# what a run depends on: a resumed run needs these unchanged (their contents)
+FINGERPRINTED = ("gateway", "generated", "tests", "pyproject.toml", "README.md")
 
 DEFAULT_BUDGET = 22 * 60.0
 REPORT_RESERVE = 45.0  # seconds kept for stopping mutmut and writing the report
@@ -231,10 +248,65 @@ class _Output(threading.Thread):
         )
 
 
-def run_mutmut(modules: list[str], budget: float | None, workers: int) -> RunOutcome:
-    if MUTANTS.exists():
-        shutil.rmtree(MUTANTS)
-    MUTANTS.mkdir()
+def fingerprint() -> str:
+    """A digest of every file a mutant's verdict depends on."""
+    digest = hashlib.sha256()
+    for name in FINGERPRINTED:
+        top = ROOT / name
+        files = [top] if top.is_file() else sorted(
+            p for p in top.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+            and not (p.parent == Path(__file__).resolve().parent and p.suffix == ".md")
+        )
+        for path in files:
+            digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def resumable(modules: list[str], cap: float | None) -> str | None:
+    """Why ``mutants/`` cannot be resumed for this run, or None when it can."""
+    try:
+        last = json.loads((MUTANTS / RUN_NAME).read_text())
+    except (OSError, ValueError):
+        return "no earlier run in mutants/"
+    if last.get("fingerprint") != fingerprint():
+        return "the sources or tests changed since the earlier run"
+    if not set(modules) <= set(last.get("modules", [])):
+        return "the earlier run's statistics do not cover these modules"
+    if last.get("cap") != cap:
+        return f"the earlier run had another --cap ({last.get('cap')})"
+    return None
+
+
+def _forget_unfinished() -> int:
+    """Verdicts of mutants a stopped run left unfinished are cleared, to be tested again."""
+    cleared = 0
+    for meta in MUTANTS.rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        codes = data.get("exit_code_by_key", {})
+        unfinished = [key for key, code in codes.items() if code == 2]  # "interrupted"
+        for key in unfinished:
+            codes[key] = None
+        if unfinished:
+            meta.write_text(json.dumps(data, indent=4))
+            cleared += len(unfinished)
+    return cleared
+
+
+def run_mutmut(
+    modules: list[str], budget: float | None, workers: int, *, cap: float | None = None,
+    resume: bool = False,
+) -> RunOutcome:
+    if resume:
+        print(f"resuming mutants/: {_forget_unfinished()} unfinished mutant(s) to test again")
+    else:
+        if MUTANTS.exists():
+            shutil.rmtree(MUTANTS)
+        MUTANTS.mkdir()
+        (MUTANTS / RUN_NAME).write_text(json.dumps(
+            {"fingerprint": fingerprint(), "modules": modules, "cap": cap}, indent=2
+        ))
     globs = [_targets.module_of_path(m) + ".x*" for m in modules]
     cmd = [
         sys.executable, "-c", "from mutmut.__main__ import cli; cli()",
@@ -242,11 +314,12 @@ def run_mutmut(modules: list[str], budget: float | None, workers: int) -> RunOut
     ]
     env = {k: v for k, v in os.environ.items() if k not in ("MUTANT_UNDER_TEST", "PYTEST_ADDOPTS")}
     env[_targets.MODULES_ENV] = ",".join(modules)
+    env[CAP_ENV] = str(cap or 0)
     env["PYTHONUNBUFFERED"] = "1"
     t0 = time.monotonic()
     outcome = RunOutcome()
     deadline = None if budget is None else t0 + max(budget - REPORT_RESERVE, 30.0)
-    with open(MUTANTS / LOG_NAME, "wb") as log:
+    with open(MUTANTS / LOG_NAME, "ab" if resume else "wb") as log:
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
@@ -312,6 +385,7 @@ class Mutant:
     status: str
     line: int | None = None
     function: str = ""
+    capped: bool = False  # survived because its tests were cut off at --cap
     diff: list[str] = field(default_factory=list)
 
 
@@ -347,7 +421,30 @@ def collect(modules: list[str]) -> list[ModuleResult]:
             Mutant(name, path, status_by_exit_code[code]) for name, code in sorted(codes.items())
         ]
         results.append(ModuleResult(path, True, mutants))
+    capped = _capped()
+    for r in results:
+        for m in r.mutants:
+            m.capped = m.status == "survived" and m.name in capped
     return results
+
+
+def _capped() -> set[str]:
+    """Mutants whose last test run was cut off by the cap (pytest_plugin.py's records)."""
+    capped: set[str] = set()
+    try:
+        lines = (MUTANTS / TIMINGS_NAME).read_text().splitlines()
+    except OSError:
+        return capped
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("capped"):
+            capped.add(rec["mutant"])
+        else:
+            capped.discard(rec.get("mutant"))
+    return capped
 
 
 def describe(mutant: Mutant) -> None:
@@ -429,7 +526,7 @@ def pct(num: int, den: int) -> str:
 
 def render(
     results: list[ModuleResult], outcome: RunOutcome, budget: float | None, started: datetime,
-    workers: int,
+    workers: int, cap: float | None = None, resumed: bool = False,
 ) -> str:
     version = metadata.version("mutmut")
     out: list[str] = ["# Mutation testing report", ""]
@@ -445,6 +542,8 @@ def render(
         f"mutmut {version}, {started:%Y-%m-%d %H:%M}, {workers} worker(s), "
         f"budget {fmt_duration(budget) if budget else 'none'}, "
         f"mutmut wall time {fmt_duration(outcome.wall)}: **{how}**."
+        + (f" Each mutant's tests capped at {cap:g} s." if cap else "")
+        + (" Resumed from the earlier run's verdicts in mutants/." if resumed else "")
     )
     if outcome.phases:
         out.append("")
@@ -478,7 +577,12 @@ def render(
         "",
         f"**Score: {totals['killed']} killed / {total} mutants = {pct(totals['killed'], total)}**"
         f" (of the {run} mutants tested: {pct(totals['killed'], run)} killed;"
-        f" {totals['timeout']} timed out, {totals['not run']} not run).",
+        f" {totals['timeout']} timed out, {totals['not run']} not run"
+        + (
+            f"; {sum(m.capped for r in results for m in r.mutants)} of the survivors had their"
+            f" tests cut off at the {cap:g} s cap"
+            if cap else ""
+        ) + ").",
         "",
         "killed: a mapped test failed. survived: all the mapped tests that call the function "
         "passed. timeout: the tests ran over (their usual duration + 10 s) x 3. no tests: no "
@@ -506,6 +610,7 @@ def render(
         out.append("")
         for m in mine:
             tag = " — no mapped test calls it" if m.status == "no tests" else ""
+            tag += f" — tests cut off at the {cap:g} s cap" if m.capped and cap else ""
             where = f"{m.module_path}:{m.line}" if m.line else m.module_path
             out.append(f"- `{where}` ({m.function}){tag} — `{m.name}`")
             if m.diff:
@@ -544,6 +649,16 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=int(os.environ.get("MUTATION_WORKERS", "1")),
         help="mutants tested in parallel (default 1; the machine is shared)",
     )
+    env_cap = os.environ.get("MUTATION_CAP", "").strip()
+    parser.add_argument(
+        "--cap", type=parse_duration, default=parse_duration(env_cap) if env_cap else None,
+        help="at most this much of one mutant's tests (then it counts as survived); "
+        "default: $MUTATION_CAP, else none",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", default=os.environ.get("MUTATION_RESUME") == "1",
+        help="keep the verdicts in mutants/ if it was made from these very sources and tests",
+    )
     parser.add_argument("--report", type=Path, default=REPORT, help="markdown report path")
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     args = parser.parse_args(argv)
@@ -557,6 +672,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{t}: {', '.join(_targets.patterns_for(t))}")
         return 0
     modules = select(targets, args.modules) if args.modules.strip() else targets
+    if args.resume:
+        why_not = resumable(modules, args.cap)
+        if why_not:
+            print(f"--resume: cannot resume mutants/: {why_not}; run without --resume",
+                  file=sys.stderr)
+            return 2
     started = datetime.now()
     t0 = time.monotonic()
     print(
@@ -566,7 +687,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
         flush=True,
     )
-    outcome = run_mutmut(modules, args.budget, max(1, args.workers))
+    outcome = run_mutmut(
+        modules, args.budget, max(1, args.workers), cap=args.cap, resume=args.resume
+    )
     results = collect(modules)
     for r in results:
         for m in r.mutants:
@@ -575,7 +698,9 @@ def main(argv: list[str] | None = None) -> int:
                     describe(m)
                 except Exception as exc:  # a report without a diff beats no report
                     m.diff = [f"(no diff: {type(exc).__name__}: {exc})"]
-    report = render(results, outcome, args.budget, started, max(1, args.workers))
+    report = render(
+        results, outcome, args.budget, started, max(1, args.workers), args.cap, args.resume
+    )
     args.report.write_text(report)
     print()
     print(report)

@@ -11,6 +11,12 @@ forced-fail runs) it keeps the tests mapped to any module of this run. A mutant
 left with no test ends with pytest's exit code 5, which mutmut records as
 "no tests". Each mutant run appends one line to ``mutants/mutation-tests.jsonl``
 (seconds, tests run, the killing test).
+
+A mutant's tests can be capped (``MUTATION_TEST_CAP`` seconds, set by the
+runner's ``--cap``): once that much time has gone by without a failure, the
+rest of its tests are skipped and the mutant is recorded as survived, with
+``capped`` in its line. A cap can only turn a kill into a survivor, never the
+reverse, so a capped score is a lower bound of the uncapped one.
 """
 
 from __future__ import annotations
@@ -27,10 +33,19 @@ import pytest
 from tests.mutation import _targets
 
 TIMINGS = "mutation-tests.jsonl"  # the working directory of mutmut's runs is mutants/
+CAP_ENV = "MUTATION_TEST_CAP"
 
 
 def _mutant() -> str:
     return os.environ.get("MUTANT_UNDER_TEST", "")
+
+
+def _cap() -> float | None:
+    try:
+        cap = float(os.environ.get(CAP_ENV, "") or 0)
+    except ValueError:
+        return None
+    return cap if cap > 0 else None
 
 
 def _module_file(module: str) -> str:
@@ -115,11 +130,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> No
 class _Record:
     started = 0.0
     ran = 0
+    capped = 0
     killer: str | None = None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     _Record.started = time.monotonic()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Past the cap with no failure yet: skip before any fixture of the test is set up."""
+    cap = _cap()
+    if cap is None or _targets.module_of_mutant(_mutant()) is None or _Record.killer:
+        return
+    if time.monotonic() - _Record.started > cap:
+        _Record.capped += 1
+        pytest.skip(f"mutation test cap of {cap:g} s spent")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -140,6 +167,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "exit": int(exitstatus),
         "killer": _Record.killer,
     }
+    if _Record.capped:
+        record["capped"] = _Record.capped
     try:
         with open(TIMINGS, "a") as f:
             f.write(json.dumps(record) + "\n")
