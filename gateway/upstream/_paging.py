@@ -13,7 +13,9 @@ How the base is detected, on the first listing that can tell (``resolve``):
 * more rows than one page: page 1 is fetched too; the same rows as page 0 mean 1, others 0.
 
 A listing that fits on one page, or an empty campaign, cannot tell: the answer is right in
-either base and the question stays open. Once learnt, the base is kept for the life of the
+either base and the question stays open. Nor can an unpaged answer (SDK 0.5.0's rows: every
+row, no ``page`` nor ``total``): it is passed on as it came, whatever page was asked, and
+the caller slices it. Once learnt, the base is kept for the life of the
 client (one client per upstream); a first page that comes back empty while ``total`` > 0 under
 a learnt base puts it back in question (an upstream that was switched or redeployed).
 """
@@ -83,7 +85,10 @@ class PageBase:
             else:
                 return _as_page(body, logical)
         body, base = await self._detect(raw)
-        if base is None:  # one page or none: the answer to page 0 holds every row
+        if base is None:
+            if _unpaged(body):  # every row whatever page was asked: the caller slices it
+                return body
+            # one page or none: the answer to page 0 holds every row, later pages none
             return _as_page(body if logical == 0 else {**body, "rows": []}, logical)
         if base != self.value:
             _log.info("upstream counts pages from %d", base)

@@ -130,3 +130,16 @@ async def test_an_unpaged_answer_passes_through(fake_revox: FakeRevox) -> None:
         body = await client.get_rows(API_KEY, "c", page=0, page_size=1)
     assert body == {"rows": [{"id": "a"}, {"id": "b"}]}
     assert client.page_base is None
+
+
+async def test_an_unpaged_answer_is_every_row_whatever_page_was_asked(
+    fake_revox: FakeRevox,
+) -> None:
+    # The caller slices an unpaged answer by offset; had page 1 come back empty, a walk over
+    # a drifted upstream would lose every row past its first page.
+    everyone = {"rows": [{"id": "a"}, {"id": "b"}, {"id": "c"}]}
+    fake_revox.script(reply(200, everyone))
+    async with RevoxClient(fake_revox.base_url) as client:
+        for page in (1, 2, 7):
+            assert await client.get_rows(API_KEY, "c", page=page, page_size=1) == everyone
+        assert client.page_base is None
