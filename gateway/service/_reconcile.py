@@ -8,7 +8,8 @@ the request's *fingerprint*:
 * the same ``assistant_id`` and ``name``, and as many rows (``row_stats.total``) as the
   request has contacts, then
 * the same first and last numbers (rows 0 and ``total - 1``, one ``page_size=1`` read
-  each, compared by their digits: the upstream may format a number its own way),
+  each, compared by their digits: the upstream may format a number its own way; an
+  unpaged answer holds every row and is indexed instead),
 * and not already the answer of another ``request_id`` of the same tenant.
 
 No creation-time filter: the upstream's clock is not the gateway's (the simulator runs a
@@ -76,7 +77,11 @@ async def _ends(
         page = await client.get_rows(caller.api_key, campaign_id, page=index, page_size=1,
                                      timeout=timeout)
         rows = page.get("rows")
-        if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+        if not isinstance(rows, list):
+            return ""
+        if "page" not in page and "total" not in page:
+            rows = rows[index:index + 1]  # unpaged (SDK 0.5.0): every row, page_size ignored
+        if not rows or not isinstance(rows[0], dict):
             return ""
         return _digits(rows[0].get("phone_number"))
 

@@ -277,3 +277,18 @@ async def test_a_row_taken_over_after_the_pending_timeout_is_reconciled_before_p
         found = await campaigns.create(caller, body, request_id=request.request_id, timeout=5)
         assert found["id"] == committed and _posts(upstream) == 1
         await campaigns.drain()
+
+
+async def test_lost_after_commit_is_found_on_a_drifted_upstream(
+    start_gateway: Callable[..., Gateway], upstream: Simulator
+) -> None:
+    # SDK 0.5.0's rows answer every row at once: the last number must still be row total-1,
+    # not row 0 of an answer that ignored page_size=1 (nor an empty page).
+    request = create_request(3, request_id="lost-after-commit-drift")
+    async with _gateway(start_gateway, reconcile_grace=0) as (gw, stub):
+        committed = await _create_upstream(upstream, request)
+        upstream.faults.drift = True
+        await _lost(stub, upstream, request)
+        assert (await stub.CreateCampaign(request, metadata=auth())).id == committed
+        assert _posts(upstream) == 2 and await _count(stub) == 1
+        assert gw.metrics.creates.outcomes.labels("reconciled")._value.get() == 1
