@@ -220,3 +220,25 @@ async def test_every_answer_to_a_request_id_is_counted_and_a_refusal_says_why(
     assert info.value.details() == (
         "request_id was already used with a different request; use a new request_id")
     assert count("mismatch") == 1
+
+
+@pytest.mark.parametrize("deadline", [0.6, 2.0])
+async def test_a_duplicate_that_cannot_wait_for_the_first_is_told_it_is_in_flight(
+    stub, upstream: Simulator, deadline: float
+) -> None:
+    # The duplicate's own deadline ends before the first create answers: it must hear
+    # ABORTED CREATE_IN_FLIGHT (retry later) in time, not run into DEADLINE_EXCEEDED.
+    upstream.faults.add_latency(deadline + 2.0, method="POST")
+    request = create_request(1, request_id=f"in-flight-{deadline}")
+
+    async def later() -> object:
+        await _until_posted(upstream)
+        return await stub.CreateCampaign(request, metadata=auth(), timeout=deadline)
+
+    created, waiter = await _settled(stub.CreateCampaign(request, metadata=auth()), later())
+    assert isinstance(created, pb_campaign.Campaign)
+    assert isinstance(waiter, grpc.aio.AioRpcError), waiter
+    assert waiter.code() == grpc.StatusCode.ABORTED, waiter
+    assert error_info(waiter).reason == "CREATE_IN_FLIGHT"
+    assert (await stub.CreateCampaign(request, metadata=auth())).id == created.id
+    assert _posts(upstream) == 1
