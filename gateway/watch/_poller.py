@@ -22,6 +22,14 @@ whose rows cannot change status unseen:
   Not done while any row shows an undocumented literal (it could move to one),
   nor once the upstream refused the terminal literals (400).
 
+A literal the API reference does not document (a newer API's, or one renamed) is
+listed from the cycle after a row first shows it, and its rows are followed like
+active ones (looked up when missing): whether it is final is unknown. It never
+holds a campaign back from being final, and once the upstream refused it in a
+filter (400) it is left to the sweeps. On an upstream known to answer in the
+newer shapes (unpaged rows), a parked listing lists its ``not_launched`` too: a
+campaign's cancel moves waiting rows there.
+
 What is left to the periodic full sweep, as before: content-only changes of an
 unlisted row (none in the simulator), and a literal no row ever showed before.
 
@@ -67,7 +75,11 @@ ACTIVE_STATUSES = (
 )
 # The documented terminal literals of ``call.status`` (API reference, Get Rows).
 TERMINAL_STATUSES = ("completed", "cancelled", "errored")
-_KNOWN = frozenset(ACTIVE_STATUSES + TERMINAL_STATUSES)
+# Final in SDK 0.5.0's API (rows of a cancelled campaign that were never called); an
+# upstream of the reference's version refuses it in a filter, so it is only listed once
+# the upstream answered in the newer shapes.
+_DRIFT_TERMINAL = ("not_launched",)
+_KNOWN = frozenset(ACTIVE_STATUSES + TERMINAL_STATUSES + _DRIFT_TERMINAL)
 # Waiting statuses: a row in one changes only by leaving it (see module docstring).
 _PARKABLE = ("queued_for_calling", "scheduled")
 # The 0.1.1 API rejects literals it does not know (400), so the active poll
@@ -78,6 +90,11 @@ _LOOKUP_LIMIT = 25  # lookup budget of small campaigns (a sweep of 1 page)
 _LOOKUP_CONCURRENCY = 8
 _MISSED_PAGE = 500
 _ACCESS_ERRORS = (up.Unauthenticated, up.NotFound, up.PermissionDenied)
+
+
+def _followed(status: str | None) -> bool:
+    """Rows in ``status`` may still change: a known active literal or an undocumented one."""
+    return status is not None and (status in ACTIVE_STATUSES or status not in _KNOWN)
 
 
 def _status_of(row: dict[str, Any]) -> str | None:
@@ -125,7 +142,10 @@ class Poller:
         self._timeout = settings.upstream_timeout
         # row id -> (status, phone) of rows last seen non-terminal
         self._active: dict[str, tuple[str, str]] = {}
-        self._odd: set[str] = set()  # rows last seen with an undocumented (or no) status
+        # rows last seen with an undocumented status (followed too) or none: (status, phone)
+        self._odd: dict[str, tuple[str | None, str]] = {}
+        self._refused: set[str] = set()  # literals the upstream refused as a filter
+        self._drifted = False  # the upstream answered rows unpaged (SDK 0.5.0)
         self._total = 0  # rows seen by the last full sweep
         self._deferred: set[str] = set()  # missing rows whose lookup waits for this cycle
         self._can_park = True
@@ -163,6 +183,7 @@ class Poller:
             got = body.get("rows") or []
             await self._observe(obs, got, statuses)
             if "total" not in body and "page" not in body:
+                self._drifted = True
                 return True  # a drifted API ignores paging: this was the whole listing
             count += len(got)
             total = body.get("total")
@@ -185,7 +206,7 @@ class Poller:
             status = _status_of(row)
             if listed and status not in listed:
                 obs.outside = True
-            phone = str(row.get("phone_number") or "") if status in ACTIVE_STATUSES else ""
+            phone = str(row.get("phone_number") or "") if _followed(status) else ""
             seen[str(row.get("id"))] = (status, phone)
         await self._log.observe(obs.diff, rows)
 
@@ -209,7 +230,7 @@ class Poller:
             for rid in todo:
                 if gone:
                     return
-                row = await self._lookup(key, rid, self._active[rid][1])
+                row = await self._lookup(key, rid, self._phone(rid))
                 if row is None:
                     gone = True
                     return
@@ -236,7 +257,17 @@ class Poller:
         # Worth it only when the parked rows outnumber the terminal ones by a page.
         if counts[parked] <= self._total - len(self._active) + _PAGE:
             return self._statuses, None
-        return tuple(s for s in self._statuses if s != parked) + TERMINAL_STATUSES, parked
+        final = TERMINAL_STATUSES + (_DRIFT_TERMINAL if self._drifted else ())
+        return tuple(s for s in self._statuses if s != parked) + final, parked
+
+    def _phone(self, row_id: str) -> str:
+        followed = self._active.get(row_id) or self._odd.get(row_id)
+        return followed[1] if followed else ""
+
+    def _listen(self, status: str) -> None:
+        """List ``status`` from now on, unless the upstream refused it as a filter."""
+        if status not in self._statuses and status not in self._refused:
+            self._statuses = (*self._statuses, status)
 
     async def _poll_active(self, key: str, obs: _Observed) -> bool:
         """List and resolve what may have changed into ``obs``; False: sweep instead."""
@@ -247,7 +278,9 @@ class Poller:
             if listed == _BASE_ACTIVE:
                 raise
             if parked is not None and self._statuses == _BASE_ACTIVE:
-                self._can_park = False  # only the terminal literals can have been refused
+                self._can_park = False  # only the final literals can have been refused
+            else:  # the literals added since: left to the sweeps from now on
+                self._refused.update(set(self._statuses) - set(_BASE_ACTIVE))
             self._statuses, listed, parked = _BASE_ACTIVE, _BASE_ACTIVE, None
             unpaged = await self._list(key, listed, obs)
         # Unpaged (drift) answers are every row *matching the filter*: only when rows
@@ -258,6 +291,7 @@ class Poller:
             return True
         seen = obs.rows
         missing = [r for r, (st, _) in self._active.items() if st != parked and r not in seen]
+        missing += [r for r, (st, _) in self._odd.items() if st in listed and r not in seen]
         if not missing:
             return True
         budget = max(_LOOKUP_LIMIT, -(-self._total // _PAGE))  # a full sweep's pages
@@ -266,7 +300,7 @@ class Poller:
             return False  # they would wait a second cycle: a sweep is due
         queue = overdue + [r for r in missing if r not in self._deferred]
         batch, obs.deferred = queue[:budget], set(queue[budget:])
-        if not all(self._active[r][1] for r in batch):
+        if not all(self._phone(r) for r in batch):
             return False  # nothing to look a row up by
         found = await self._look_up_all(key, batch)
         if found is None:
@@ -293,16 +327,16 @@ class Poller:
             self._total = len(obs.rows)
         self._deferred = obs.deferred
         for rid, (status, phone) in obs.rows.items():
+            if status is not None and _followed(status):
+                self._listen(status)
             if status is not None and status in ACTIVE_STATUSES:
-                if status not in self._statuses:
-                    self._statuses = (*self._statuses, status)
                 self._active[rid] = (status, phone)
             else:
                 self._active.pop(rid, None)
             if status in _KNOWN:
-                self._odd.discard(rid)
+                self._odd.pop(rid, None)
             else:
-                self._odd.add(rid)
+                self._odd[rid] = (status, phone)
 
     async def _check_incarnation(self, key: str) -> None:
         body = await self._get(self._client.get_campaign, key, self.s.campaign_id)

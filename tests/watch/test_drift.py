@@ -11,6 +11,8 @@ six-row campaign.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
 
 import pytest
@@ -21,7 +23,16 @@ from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import row_pb2
 
 from .conftest import KEY, Env, Sub, kind, request
-from .helpers import driving, events, log_events, record, snapshot_revision, state_of, until_final
+from .helpers import (
+    Call,
+    driving,
+    events,
+    log_events,
+    record,
+    snapshot_revision,
+    state_of,
+    until_final,
+)
 
 ROWS = 6
 NEW_LITERAL = "waiting_in_line"  # what drift renders instead of queued_for_calling
@@ -104,3 +115,73 @@ async def test_unknown_status_literal_reaches_subscribers_raw(env: Env) -> None:
     got = events(s.messages)
     assert got == await log_events(env.db.changelog, cid, snapshot_revision(s.messages))
     assert state_of(s.messages) == await _upstream_state(env, cid)
+
+
+def _sweeps(calls: list[Call]) -> list[Call]:
+    """Full listings: no status filter and no lookup query."""
+    return [c for c in calls if not c.kwargs.get("statuses") and not c.kwargs.get("query")]
+
+
+async def _until_upstream_state(env: Env, s: Sub, cid: str, timeout: float = 10.0) -> None:
+    """Poke the poller until the stream's state is the upstream's, within ``timeout``."""
+    assert env.hub is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while state_of(s.messages) != (up := await _upstream_state(env, cid)):
+        seen = state_of(s.messages)
+        stale = {r: (seen.get(r), st) for r, st in up.items() if seen.get(r) != st}
+        assert loop.time() < deadline, f"the stream never caught up: {stale}"
+        env.hub.poke(cid)
+        with contextlib.suppress(TimeoutError):
+            await s.next(timeout=0.3)  # an event or a heartbeat (every 0.1 s)
+
+
+async def test_rows_under_a_renamed_literal_are_followed_between_sweeps(env: Env) -> None:
+    # A row shown as "waiting_in_line" that is called and ends between two polls is missing
+    # from the next listing: it must be looked up then, not left to the next full sweep.
+    await env.stop()
+    hub = await env.start(full_sweep_every=100_000)  # the first poll's sweep, then none
+    env.sim.faults.drift = True
+    env.sim.faults.drift_status_literals = {"queued_for_calling": NEW_LITERAL}
+    cid = await env.campaign(30)
+    await env.sim.advance(5)  # the rows are queued (under the new literal) behind two lines
+    s = Sub(hub, request(cid, hb=0.1))
+    await s.until(lambda m: kind(m) == "snapshot_complete", timeout=5)
+    calls = record(env, "get_rows")
+    await _until_upstream_state(env, s, cid)  # the literal is listed from the next cycle on
+    assert any(NEW_LITERAL in c.kwargs.get("statuses", ()) for c in calls)
+    before = state_of(s.messages)
+    await env.sim.advance(900)  # queued rows are called and their calls end
+    await _until_upstream_state(env, s, cid)
+    after = state_of(s.messages)
+    await s.cancel()
+    assert any(before[r] == NEW_LITERAL and after[r] in ("completed", "errored") for r in after)
+    assert not _sweeps(calls)  # followed by the active polls, not by a sweep
+
+
+async def test_a_cancel_reaches_the_stream_while_waiting_rows_are_parked(env: Env) -> None:
+    # SDK 0.5.0 turns the waiting rows of a cancelled campaign into not_launched: a parked
+    # listing (every status but the waiting one) must ask for it on such an upstream.
+    await env.stop()
+    hub = await env.start(full_sweep_every=100_000)
+    env.sim.faults.drift = True
+    cid = await env.campaign(12)  # two lines: ten rows wait, which _PAGE=2 makes parkable
+    await env.sim.advance(5)
+    s = Sub(hub, request(cid, hb=0.1))
+    await s.until(lambda m: kind(m) == "snapshot_complete", timeout=5)
+    calls = record(env, "get_rows")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not any("completed" in c.kwargs.get("statuses", ()) for c in calls):  # parked
+        assert loop.time() < deadline, "the waiting status was never parked"
+        hub.poke(cid)
+        await s.next(timeout=1)
+    parked = [c for c in calls if "completed" in c.kwargs.get("statuses", ())]
+    assert "queued_for_calling" not in parked[0].kwargs["statuses"]
+    assert "not_launched" in parked[0].kwargs["statuses"]
+    async with RevoxClient(env.sim.base_url) as c:
+        await c.cancel_campaign(KEY, cid)
+    await _until_upstream_state(env, s, cid)
+    await s.cancel()
+    assert "not_launched" in state_of(s.messages).values()
+    assert not _sweeps(calls)
