@@ -61,7 +61,7 @@ def mask_violations(mask: FieldMask, resource: Descriptor) -> list[tuple[int, st
 class ReadMask:
     """A checked read mask; the empty mask (``ReadMask.ALL``) keeps every field."""
 
-    __slots__ = ("paths", "fingerprint", "_mask", "_compare")
+    __slots__ = ("paths", "fingerprint", "_mask", "_compare", "_raw")
 
     ALL: ReadMask
 
@@ -73,6 +73,8 @@ class ReadMask:
         )
         self._mask = FieldMask(paths=list(kept))
         self._compare: tuple[str, ...] = ()
+        # (masked enum path, its ``*_raw`` path) pairs: see ``_raw_companion``
+        self._raw: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, mask: FieldMask, resource: Descriptor) -> ReadMask:
@@ -81,6 +83,10 @@ class ReadMask:
             return cls.ALL
         made = cls(list(mask.paths))
         made._compare = tuple(_canonical(p, resource) for p in made.paths)
+        made._raw = tuple(
+            (path, raw) for path in made.paths
+            if (raw := _raw_companion(path, resource)) is not None and raw not in made.paths
+        )
         return made
 
     def project(self, message: M) -> M:
@@ -89,6 +95,8 @@ class ReadMask:
             return message
         out = type(message)()
         self._mask.MergeMessage(message, out)
+        for enum_path, raw_path in self._raw:
+            _keep_newer_literal(message, out, enum_path, raw_path)
         return out
 
     def touches(self, changed: Sequence[str] | None, resource: Descriptor) -> bool:
@@ -124,6 +132,38 @@ def _canonical(path: str, resource: Descriptor) -> str:
         field = desc.fields_by_name[segment]
         desc = _child(field)
     return ".".join(parts)
+
+
+def _raw_companion(path: str, resource: Descriptor) -> str | None:
+    """The ``x_raw`` beside a masked enum ``x``. A literal newer than the contract is the
+    enum's value as much as a known one (enum unset, literal in ``x_raw``): a mask naming
+    ``x`` keeps it then, and only then, so known values answer exactly the mask."""
+    parts = path.split(".")
+    desc: Descriptor | None = resource
+    for segment in parts[:-1]:
+        field = desc.fields_by_name.get(segment) if desc is not None else None
+        desc = _child(field) if field is not None else None
+    if desc is None:
+        return None
+    raw = layout(desc).raw.get(parts[-1])
+    return ".".join([*parts[:-1], raw]) if raw else None
+
+
+def _keep_newer_literal(source: Message, out: Message, enum_path: str, raw_path: str) -> None:
+    *parents, enum_name = enum_path.split(".")
+    raw_name = raw_path.rsplit(".", 1)[-1]
+    src: Message = source
+    for name in parents:
+        if not src.HasField(name):
+            return
+        src = getattr(src, name)
+    literal = getattr(src, raw_name)
+    if getattr(src, enum_name) != 0 or not literal:
+        return
+    dst: Message = out
+    for name in parents:
+        dst = getattr(dst, name)
+    setattr(dst, raw_name, literal)
 
 
 def _contract_path(json_path: str, resource: Descriptor) -> str:

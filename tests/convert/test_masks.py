@@ -57,8 +57,24 @@ def test_projection_keeps_the_masked_fields_only() -> None:
     row.call.assistant.name = "Ada"
     projected = row_mask("id", "call.status").project(row)
     assert projected == row_pb2.Row(id="r1", call=row_pb2.Call(status=row_pb2.CALL_STATUS_CALLING))
+    assert row_mask("call.status_raw").project(row) == row_pb2.Row(
+        call=row_pb2.Call(status_raw="calling")
+    )
     assert ReadMask.ALL.project(row) is row
     assert row_mask("*").project(row) is row
+
+
+def test_a_masked_enum_keeps_a_literal_newer_than_the_contract() -> None:
+    row = row_pb2.Row(id="r1", phone_number="+33612340000")
+    row.call.status_raw = "waiting_in_line"  # drift: no enum value names it
+    row.call.assistant.name = "Ada"
+    projected = row_mask("id", "call.status").project(row)
+    # the literal is the status here: dropping it would leave the client nothing
+    assert projected == row_pb2.Row(id="r1", call=row_pb2.Call(status_raw="waiting_in_line"))
+    assert row_mask("id").project(row) == row_pb2.Row(id="r1")
+    assert row_mask("call.status").fingerprint == ReadMask(["call.status"]).fingerprint
+    no_call = row_pb2.Row(id="r2")
+    assert row_mask("call.status").project(no_call) == row_pb2.Row()
 
 
 def test_the_fingerprint_ignores_order_and_duplicates() -> None:

@@ -67,6 +67,23 @@ async def test_rows_return_only_the_masked_fields(stub, upstream: Simulator) -> 
         assert row.call.status != row_pb2.CALL_STATUS_UNSPECIFIED
 
 
+async def test_a_masked_status_keeps_a_literal_newer_than_the_contract(
+    stub, upstream: Simulator
+) -> None:
+    cid = (await stub.CreateCampaign(create_request(4), metadata=auth())).id
+    await upstream.advance(5)  # the rows are queued
+    upstream.faults.drift = True
+    upstream.faults.drift_status_literals = {"queued_for_calling": "waiting_in_line"}
+    got = await stub.ListCampaignRows(
+        pb.ListCampaignRowsRequest(campaign_id=cid, read_mask=mask("id", "call.status")),
+        metadata=auth(),
+    )
+    renamed = [r for r in got.rows if r.call.status_raw == "waiting_in_line"]
+    assert renamed and all(r.call.status == row_pb2.CALL_STATUS_UNSPECIFIED for r in renamed)
+    known = [r for r in got.rows if r.call.status != row_pb2.CALL_STATUS_UNSPECIFIED]
+    assert all(not r.call.status_raw for r in known)  # a known value: exactly the mask
+
+
 BAD = [
     ("GetCampaign", lambda m: pb.GetCampaignRequest(id="cmp_x", read_mask=m)),
     ("ListCampaigns", lambda m: pb.ListCampaignsRequest(read_mask=m)),
