@@ -17,16 +17,10 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from gateway.convert import ReadMask
 from gateway.store import Change
-from gateway.watch._filter import ROW, RowFilter
+from gateway.watch._filter import ADDED, DELETED, LEFT, MODIFIED, REMOVED, ROW, RowFilter
+from gateway.watch._filter import NO_REASON as NONE
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import row_pb2
-
-ADDED = pb.ROW_CHANGE_TYPE_ROW_ADDED
-MODIFIED = pb.ROW_CHANGE_TYPE_ROW_MODIFIED
-REMOVED = pb.ROW_CHANGE_TYPE_ROW_REMOVED
-LEFT = pb.ROW_REMOVAL_REASON_LEFT_FILTER
-DELETED = pb.ROW_REMOVAL_REASON_DELETED
-NONE = pb.ROW_REMOVAL_REASON_UNSPECIFIED
 
 
 def _row(status: str | None = "calling", result: str | None = None, **extra: Any) -> dict[str, Any]:
