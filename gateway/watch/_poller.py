@@ -24,9 +24,10 @@ whose rows cannot change status unseen:
 
 A literal the API reference does not document (a newer API's, or one renamed) is
 listed from the cycle after a row first shows it, and its rows are followed like
-active ones (looked up when missing): whether it is final is unknown. It never
-holds a campaign back from being final, and once the upstream refused it in a
-filter (400) it is left to the sweeps. On an upstream known to answer in the
+active ones (looked up when missing): whether it is final is unknown. It holds a
+done campaign back from being final for a few quiet checks only, and it is left to
+the sweeps once the upstream refused it in a filter (400) or it holds more than a
+page of rows. On an upstream known to answer in the
 newer shapes (unpaged rows), a parked listing lists its ``not_launched`` too: a
 campaign's cancel moves waiting rows there.
 
@@ -89,6 +90,7 @@ _PAGE = 1000
 _LOOKUP_LIMIT = 25  # lookup budget of small campaigns (a sweep of 1 page)
 _LOOKUP_CONCURRENCY = 8
 _MISSED_PAGE = 500
+_ODD_HOLD = 10  # quiet finality checks (3 polls apart) held for undocumented literals
 _ACCESS_ERRORS = (up.Unauthenticated, up.NotFound, up.PermissionDenied)
 
 
@@ -145,6 +147,9 @@ class Poller:
         # rows last seen with an undocumented status (followed too) or none: (status, phone)
         self._odd: dict[str, tuple[str | None, str]] = {}
         self._refused: set[str] = set()  # literals the upstream refused as a filter
+        self._accepted: set[str] = set()  # literals of listings the upstream answered
+        self._crowded: set[str] = set()  # undocumented literals of more than a page of rows
+        self._held = 0  # finality checks held back by rows under undocumented literals
         self._drifted = False  # the upstream answered rows unpaged (SDK 0.5.0)
         self._total = 0  # rows seen by the last full sweep
         self._deferred: set[str] = set()  # missing rows whose lookup waits for this cycle
@@ -265,23 +270,34 @@ class Poller:
         return followed[1] if followed else ""
 
     def _listen(self, status: str) -> None:
-        """List ``status`` from now on, unless the upstream refused it as a filter."""
-        if status not in self._statuses and status not in self._refused:
+        """List ``status`` from now on, unless refused as a filter or left to the sweeps."""
+        if status not in self._statuses and status not in self._refused | self._crowded:
             self._statuses = (*self._statuses, status)
+
+    def _blame(self, listed: tuple[str, ...], parked: str | None) -> None:
+        """A listing was refused (400): stop asking for what the upstream never took."""
+        unproven = set(listed) - set(_BASE_ACTIVE) - self._accepted
+        added = unproven - set(TERMINAL_STATUSES + _DRIFT_TERMINAL)
+        if added:  # the literals added since the start: left to the sweeps
+            self._refused |= added
+            self._statuses = tuple(s for s in self._statuses if s not in added)
+        elif parked is not None:
+            self._can_park = False  # only the final literals can have been refused
+        else:  # it took all of these before: start over from the documented ones
+            self._statuses = _BASE_ACTIVE
+            self._accepted.clear()
 
     async def _poll_active(self, key: str, obs: _Observed) -> bool:
         """List and resolve what may have changed into ``obs``; False: sweep instead."""
         listed, parked = self._plan()
         try:
             unpaged = await self._list(key, listed, obs)
+            self._accepted.update(listed)
         except up.BadRequest:
             if listed == _BASE_ACTIVE:
                 raise
-            if parked is not None and self._statuses == _BASE_ACTIVE:
-                self._can_park = False  # only the final literals can have been refused
-            else:  # the literals added since: left to the sweeps from now on
-                self._refused.update(set(self._statuses) - set(_BASE_ACTIVE))
-            self._statuses, listed, parked = _BASE_ACTIVE, _BASE_ACTIVE, None
+            self._blame(listed, parked)
+            listed, parked = _BASE_ACTIVE, None
             unpaged = await self._list(key, listed, obs)
         # Unpaged (drift) answers are every row *matching the filter*: only when rows
         # outside it came back too was the filter ignored, making this a full sweep.
@@ -337,6 +353,13 @@ class Poller:
                 self._odd.pop(rid, None)
             else:
                 self._odd[rid] = (status, phone)
+        # An undocumented literal of more than a page of rows is likely final, or a crowd
+        # of waiting rows: listing it every cycle would cost a sweep each time.
+        crowds = Counter(status for status, _ in self._odd.values() if status is not None)
+        crowded = {status for status, n in crowds.items() if n > _PAGE}
+        if crowded - self._crowded:
+            self._crowded |= crowded
+            self._statuses = tuple(s for s in self._statuses if s not in crowded)
 
     async def _check_incarnation(self, key: str) -> None:
         body = await self._get(self._client.get_campaign, key, self.s.campaign_id)
@@ -448,9 +471,18 @@ class Poller:
     async def _finality(self, key: str, full: bool, changed: bool) -> str | None:
         """``"final"`` once a full sweep found nothing new in a campaign the upstream calls
         done (polling stops), ``"confirm"`` when such a sweep is still owed, else None."""
+        if changed:
+            self._held = 0
         if self._active or changed or not (full or self._polls % 3 == 0):
             return None
         if not await self._campaign_done(key):
+            return None
+        if self._held < _ODD_HOLD and any(
+            status in self._statuses for status, _ in self._odd.values()
+        ):
+            # A row under an undocumented literal may be a call still ending (a cancelled
+            # campaign's): wait a few quiet checks for it, not forever (it may be final).
+            self._held += 1
             return None
         if not full:
             return "confirm"

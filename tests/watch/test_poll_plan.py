@@ -233,3 +233,63 @@ async def test_refused_terminal_literals_turn_parking_off(
         await h.cycle()
         await h.assert_in_sync()
     assert all(QUEUED in s for s in h.listings())  # parking is off: the queue is listed again
+
+
+BASE = _poller._BASE_ACTIVE
+
+
+async def test_a_refusal_is_blamed_on_the_literals_never_taken_only(env: Env) -> None:
+    h = await harness(env, 3, cap=3)
+    p = h.poller
+    p._statuses = (*BASE, "post_processing", "dialing")
+    p._accepted = {*BASE, "post_processing"}  # listed and answered before
+    p._blame(p._statuses, None)
+    assert p._statuses == (*BASE, "post_processing") and p._refused == {"dialing"}
+    p._listen("dialing")  # rows still show it: not asked for again
+    assert "dialing" not in p._statuses
+    # A parked listing with a new literal: the literal first, parking only if refused again.
+    parked = tuple(s for s in (*BASE, "paused") if s != QUEUED) + TERMINAL_STATUSES
+    p._statuses = (*BASE, "paused")
+    p._blame(parked, QUEUED)
+    assert p._refused == {"dialing", "paused"} and p._can_park
+    p._blame(tuple(s for s in BASE if s != QUEUED) + TERMINAL_STATUSES, QUEUED)
+    assert not p._can_park
+
+
+async def test_an_undocumented_literal_of_more_than_a_page_is_left_to_the_sweeps(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_poller, "_PAGE", 10)
+    env.sim.faults.drift = True
+    env.sim.faults.drift_status_literals = {QUEUED: "waiting_in_line"}
+    # Each harness spies on the shared client: one at a time, so each sees its own calls.
+    for n, listed in ((30, False), (6, True)):  # 27 rows wait under the new literal, or 3
+        h = await harness(env, n, cap=3)
+        await env.sim.advance(5)
+        await h.cycle(full=True)
+        await env.sim.advance(1)
+        await h.cycle()
+        assert h.listings()
+        assert all(("waiting_in_line" in s) == listed for s in h.listings()), (n, h.calls)
+
+
+async def test_a_done_campaign_waits_for_rows_under_an_undocumented_literal(env: Env) -> None:
+    # Calls in progress finish on their own after a cancel; under a renamed literal they
+    # are not "active", yet their ends must reach subscribers before campaign_final.
+    env.sim.faults.drift = True
+    env.sim.faults.drift_status_literals = {"calling": "dialing"}
+    h = await harness(env, 6, cap=3)
+    await env.sim.advance(5)
+    await h.cycle(full=True)
+    async with RevoxClient(env.sim.base_url) as c:
+        await c.cancel_campaign(KEY, h.cid)
+    await h.cycle()
+    rows = await h.stored()
+    dialing = [r for r in rows.values() if r["call"]["status"] == "dialing"]
+    assert dialing and not h.poller._active  # the queued rows were cancelled
+    assert await h.poller._finality(KEY, True, False) is None  # held for the calls
+    await env.sim.advance(900)  # the calls end
+    await h.cycle()
+    await h.assert_in_sync()
+    after = await h.stored()
+    assert all(after[r["id"]]["call"]["status"] != "dialing" for r in dialing)
