@@ -288,7 +288,8 @@ class RevoxClient:
             return await self._call("GET", path, api_key, left, idempotent=True,
                                     params={"page": upstream_page, **params})
 
-        return await self._page_base.fetch(logical, raw)
+        size = params.get("page_size")
+        return await self._page_base.fetch(logical, raw, size if isinstance(size, int) else None)
 
     async def export_rows(
         self, api_key: str, campaign_id: str, *, timeout: float | None = None

@@ -10,7 +10,8 @@ How the base is detected, on the first listing that can tell (``resolve``):
 * page 0 refused (400/422) and page 1 accepted: 1;
 * page 0 answered with ``"page": 1``: 1 (the upstream clamped 0 to its first page);
 * page 0 empty while ``total`` > 0: 1;
-* more rows than one page: page 1 is fetched too; the same rows as page 0 mean 1, others 0.
+* more rows than one page (by ``total``, or a full page when the answer has no ``total``):
+  page 1 is fetched too; the same rows as page 0 mean 1, others 0.
 
 A listing that fits on one page, or an empty campaign, cannot tell: the answer is right in
 either base and the question stays open. Nor can an unpaged answer (SDK 0.5.0's rows: every
@@ -74,8 +75,13 @@ class PageBase:
         self.value: int | None = base
         self._pinned = base is not None
 
-    async def fetch(self, logical: int, raw: RawPage) -> dict[str, Any]:
-        """Logical page ``logical`` (0 = first), its ``page`` echo in logical numbering too."""
+    async def fetch(
+        self, logical: int, raw: RawPage, page_size: int | None = None
+    ) -> dict[str, Any]:
+        """Logical page ``logical`` (0 = first), its ``page`` echo in logical numbering too.
+
+        ``page_size``: what was asked, so that a full page without ``total`` is known to
+        need the next one to tell the base."""
         if self.value is not None:
             body = await raw(logical + self.value)
             if logical == 0 and _first_page_lost(body) and not self._pinned:
@@ -84,7 +90,7 @@ class PageBase:
                 self.value = None
             else:
                 return _as_page(body, logical)
-        body, base = await self._detect(raw)
+        body, base = await self._detect(raw, page_size)
         if base is None:
             if _unpaged(body):  # every row whatever page was asked: the caller slices it
                 return body
@@ -97,7 +103,9 @@ class PageBase:
             return _as_page(body, 0)
         return _as_page(await raw(logical + base), logical)
 
-    async def _detect(self, raw: RawPage) -> tuple[dict[str, Any], int | None]:
+    async def _detect(
+        self, raw: RawPage, page_size: int | None
+    ) -> tuple[dict[str, Any], int | None]:
         """Page 0's answer (as logical page 0 when the base was found) and the base found."""
         try:
             zero = await raw(0)
@@ -112,7 +120,11 @@ class PageBase:
             return await raw(1), 1
         total = _total(zero)
         rows = _rows(zero)
-        if not rows or total is None or total <= len(rows):
+        if total is None:  # no count: only a full page says more rows may follow
+            full = page_size is not None and len(rows) >= page_size > 0
+            if not full:
+                return zero, None
+        elif not rows or total <= len(rows):
             return zero, None
         one = await raw(1)
         if _ids(one) == _ids(zero):

@@ -110,12 +110,14 @@ def _rows(*ids: str) -> list[dict[str, Any]]:
 _NO_TOTAL = object()
 
 
-def _pages(ids: list[str], total: Any = _NO_TOTAL) -> Any:
-    """Pages by number from 0, each with ``page``; ``total`` as given, or left out."""
+def _pages(ids: list[str], total: Any = _NO_TOTAL, base: int = 0) -> Any:
+    """Pages by number from ``base``, each with ``page``; ``total`` as given, or left out.
+    Page 0 of a base-1 upstream is served as its page 1."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         page, size = int(request.query["page"]), int(request.query["page_size"])
-        body = {"page": page, "page_size": size, "rows": _rows(*ids[page * size:(page + 1) * size])}
+        first = max(page - base, 0) * size
+        body = {"page": page, "page_size": size, "rows": _rows(*ids[first:first + size])}
         if total is not _NO_TOTAL:
             body["total"] = total
         return reply(200, body).to_response()
@@ -171,3 +173,23 @@ async def test_without_a_numeric_total_a_full_page_means_more(
         pb.ListCampaignRowsRequest(campaign_id="cmp_1", page_size=8), metadata=auth()
     )
     assert len(short.rows) == 7 and not short.next_page_token
+
+
+@pytest.mark.parametrize("base", [0, 1])
+async def test_without_a_total_every_row_is_walked_whatever_the_page_base(
+    scripted, fake: FakeRevox, base: int
+) -> None:
+    ids = [f"r{n}" for n in range(10)]
+    fake.script(_pages(ids, base=base))
+    seen: list[str] = []
+    token = ""
+    for _ in range(5):
+        got = await scripted.ListCampaignRows(
+            pb.ListCampaignRowsRequest(campaign_id="cmp_1", page_size=7, page_token=token),
+            metadata=auth(),
+        )
+        seen += [r.id for r in got.rows]
+        token = got.next_page_token
+        if not token:
+            break
+    assert seen == ids
