@@ -90,16 +90,22 @@ class IdempotentCreate:
         self, caller: Caller, body: dict[str, Any], digest: str, request_id: str,
         timeout: float | None,
     ) -> Campaign:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+
+        def left() -> float | None:  # every step and round shares the caller's one deadline
+            return None if deadline is None else max(0.0, deadline - loop.time())
+
         for _ in range(_ROUNDS):
-            begin = await self._begin(caller, request_id, digest, timeout)
+            begin = await self._begin(caller, request_id, digest, left())
             if isinstance(begin, Started):
-                return await self._run(caller, body, request_id, begin, timeout)
+                return await self._run(caller, body, request_id, begin, left())
             if isinstance(begin, OutcomeUnknown):
-                found = await self._reconcile(caller, body, request_id, begin, timeout)
+                found = await self._reconcile(caller, body, request_id, begin, left())
                 if found is not None:
                     return found
                 continue  # released, or ended by another retry: look again
-            return await self._answer(caller, begin, timeout)
+            return await self._answer(caller, begin, left())
         self._outcome("in_flight")
         raise errors.CreateInFlight("a create with this request_id is still in flight; retry later")
 

@@ -79,7 +79,7 @@ async def _ends(
         rows = page.get("rows")
         if not isinstance(rows, list):
             return ""
-        if "page" not in page and "total" not in page:
+        if "page" not in page and "total" not in page and len(rows) > 1:
             rows = rows[index:index + 1]  # unpaged (SDK 0.5.0): every row, page_size ignored
         if not rows or not isinstance(rows[0], dict):
             return ""
