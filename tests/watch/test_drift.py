@@ -136,9 +136,12 @@ async def _until_upstream_state(env: Env, s: Sub, cid: str, timeout: float = 10.
             await s.next(timeout=0.3)  # an event or a heartbeat (every 0.1 s)
 
 
-async def test_rows_under_a_renamed_literal_are_followed_between_sweeps(env: Env) -> None:
+async def test_rows_under_a_renamed_literal_are_followed_between_sweeps(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A row shown as "waiting_in_line" that is called and ends between two polls is missing
     # from the next listing: it must be looked up then, not left to the next full sweep.
+    monkeypatch.setattr(_poller, "_PAGE", 1000)  # 28 rows under the literal: not a crowd
     await env.stop()
     hub = await env.start(full_sweep_every=100_000)  # the first poll's sweep, then none
     env.sim.faults.drift = True
@@ -148,8 +151,13 @@ async def test_rows_under_a_renamed_literal_are_followed_between_sweeps(env: Env
     s = Sub(hub, request(cid, hb=0.1))
     await s.until(lambda m: kind(m) == "snapshot_complete", timeout=5)
     calls = record(env, "get_rows")
-    await _until_upstream_state(env, s, cid)  # the literal is listed from the next cycle on
-    assert any(NEW_LITERAL in c.kwargs.get("statuses", ()) for c in calls)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not any(NEW_LITERAL in c.kwargs.get("statuses", ()) for c in calls):
+        assert loop.time() < deadline, "the new literal was never listed"
+        hub.poke(cid)  # it is listed from the cycle after the rows showed it
+        await s.next(timeout=1)
+    await _until_upstream_state(env, s, cid)
     before = state_of(s.messages)
     await env.sim.advance(900)  # queued rows are called and their calls end
     await _until_upstream_state(env, s, cid)
