@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.chdir(ROOT)
-    for sig in (signal.SIGTERM, signal.SIGHUP):  # stop mutmut (own session) with us
+    # Stop mutmut (own session) with us. SIGINT too: a shell starts a background job with
+    # SIGINT ignored, and then Ctrl-C's signal (or ``kill -INT``) would do nothing.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     targets = all_targets()
     if args.list:

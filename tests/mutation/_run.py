@@ -191,6 +191,8 @@ def run_mutmut(
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
+            # mutmut keeps its verdicts on SIGINT: it must not inherit an ignored one
+            preexec_fn=_default_sigint,
         )
         reader = _Output(proc.stdout, log, t0, modules)
         reader.start()
@@ -216,6 +218,10 @@ def run_mutmut(
     outcome.wall = time.monotonic() - t0
     outcome.phases = reader.outcome_phases
     return outcome
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
