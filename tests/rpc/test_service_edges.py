@@ -3,6 +3,7 @@ write-behind of upstream reads, refusals and unreadable answers of the upstream.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -12,7 +13,7 @@ from gateway.simulator import Simulator
 from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
-from ..support import auth, create_request, error_info
+from ..support import ALICE, auth, create_request, error_info
 from ..upstream._fakes import FakeRevox, reply, serving
 
 
@@ -93,3 +94,43 @@ async def test_a_cancel_refreshes_the_cache_and_a_failed_one_evicts_it(
     got = stub.GetCampaign(pb.GetCampaignRequest(id=cid), metadata=auth())
     await got
     assert await _cache_state(got) == "miss" and upstream.request_count == before + 1
+
+
+async def test_upstream_reads_reach_the_shared_cache_another_gateway_serves(
+    gateway, start_gateway, stub, upstream: Simulator
+) -> None:
+    # Reads are written behind (batched, on a timer): each campaign's newest read must land
+    # in the database the replicas share, however many reads came in meanwhile.
+    cids = [(await stub.CreateCampaign(create_request(2), metadata=auth())).id for _ in range(3)]
+    await upstream.advance(900)  # the calls move on: the copies cached at create are stale
+    fresh = {}
+    for _ in range(2):  # reads land in the write-behind while a flush may be running
+        for cid in cids:
+            fresh[cid] = await stub.GetCampaign(
+                pb.GetCampaignRequest(id=cid, skip_cache=True), metadata=auth()
+            )
+    tenant = gateway.db.tenants.tenant_of(ALICE)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:  # the timer flushes them: polled with a deadline, the write is behind by design
+        stored = [await gateway.db.campaigns.get(tenant, cid) for cid in cids]
+        if all(c is not None and _nonzero(c.payload.get("row_stats")) == _stats(fresh[cid])
+               for c, cid in zip(stored, cids, strict=True)):
+            break
+        assert loop.time() < deadline, "the reads never reached the database"
+        await asyncio.sleep(0.05)
+    upstream.faults.fail_next(10_000, status=503, method="GET")  # only the cache answers now
+    async with start_gateway() as other, grpc.aio.insecure_channel(other.address) as ch:
+        other_stub = campaign_service_pb2_grpc.CampaignServiceStub(ch)
+        for cid in cids:  # another process: what it serves was read from the database
+            assert await other_stub.GetCampaign(pb.GetCampaignRequest(id=cid),
+                                                metadata=auth()) == fresh[cid]
+
+
+def _nonzero(stats: object) -> dict[str, object]:
+    return {k: v for k, v in stats.items() if v} if isinstance(stats, dict) else {}
+
+
+def _stats(campaign: object) -> dict[str, int]:
+    stats = campaign.row_stats  # type: ignore[attr-defined]
+    return {f.name: v for f, v in stats.ListFields()}
