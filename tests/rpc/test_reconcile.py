@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from aiohttp import web
 from google.rpc import error_details_pb2
 
 from gateway import convert
@@ -31,6 +32,7 @@ from generated.revox.campaigns.v1 import campaign_service_pb2 as pb
 from generated.revox.campaigns.v1 import campaign_service_pb2_grpc
 
 from ..support import ALICE, auth, create_request, detail, error_info
+from ..upstream._fakes import reply, serving
 
 Stub = campaign_service_pb2_grpc.CampaignServiceStub
 
@@ -292,3 +294,36 @@ async def test_lost_after_commit_is_found_on_a_drifted_upstream(
         assert (await stub.CreateCampaign(request, metadata=auth())).id == committed
         assert _posts(upstream) == 2 and await _count(stub) == 1
         assert gw.metrics.creates.outcomes.labels("reconciled")._value.get() == 1
+
+
+async def test_lost_create_is_found_on_a_paged_upstream_that_omits_page_and_total(
+    start_gateway: Callable[..., Gateway],
+) -> None:
+    # One row per page_size=1 read, without page/total: not an unpaged answer to index into.
+    request = create_request(2, request_id="lost-terse-pages")
+    body = convert.create_body(request)
+    phones = [c["to_phone_number"] for c in body["contacts"]]
+    campaign = {"id": "cmp_terse", "assistant_id": body["assistant_id"], "name": body["name"],
+                "status": "running", "row_stats": {"total": 2}}
+
+    async def handle(req: web.Request) -> web.StreamResponse:
+        if req.method == "GET" and req.path == "/campaigns":
+            return reply(200, {"campaigns": [campaign]}).to_response()
+        if req.method == "GET" and req.path == "/campaigns/cmp_terse/rows":
+            page = int(req.query["page"])
+            return reply(200, {"rows": [{"id": f"r{page}", "phone_number": phones[page]}]}
+                         ).to_response()
+        if req.method == "GET" and req.path == "/campaigns/cmp_terse":
+            return reply(200, {"campaign": campaign}).to_response()
+        return reply(500, {"error": "not expected"}).to_response()
+
+    async with serving() as fake:
+        fake.script(handle)
+        async with _gateway(start_gateway, upstream_url=fake.base_url, reconcile_grace=0,
+                            upstream_page_base=0) as (gw, stub):
+            assert gw.db is not None
+            store, tenant = gw.db.idempotency, gw.db.tenants.tenant_of(ALICE)
+            await store.begin(tenant, request.request_id, request_hash(body))
+            store.abandon(tenant, request.request_id)  # its owner stopped: outcome unknown
+            assert (await stub.CreateCampaign(request, metadata=auth())).id == "cmp_terse"
+        assert not [r for r in fake.requests if r.method == "POST"]
