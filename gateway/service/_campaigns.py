@@ -197,8 +197,9 @@ class Campaigns:
         cid = campaign.get("id")
         if not isinstance(cid, str):
             return campaign
-        try:
-            current = _campaign_of(await self._client.get_campaign(caller.api_key, cid, timeout=timeout))
+        try:  # the recorded answer is the fallback: keep time to give it
+            current = _campaign_of(await self._client.get_campaign(
+                caller.api_key, cid, timeout=_budget(timeout, True)))
         except (NotFound, UpstreamError):
             return campaign  # deleted since (still the answer), or cannot tell now
         if incarnation_of(current) != incarnation_of(campaign):

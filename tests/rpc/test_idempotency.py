@@ -254,3 +254,22 @@ def test_the_hash_kept_with_a_request_id_is_stable_across_releases() -> None:
         "5761268e5ba843ec21ae427a4a3f6fffd8e7982053ae75614345d3fb379aac24"
     )
     assert request_hash(dict(reversed(body.items()))) == request_hash(body)
+
+
+async def test_a_replay_whose_check_upstream_is_slow_still_answers_in_time(
+    stub, upstream: Simulator
+) -> None:
+    # A duplicate that waited for the first create then checks its campaign upstream; when
+    # that read is slow, the recorded answer is given before the caller's deadline.
+    upstream.faults.add_latency(1.0, method="POST")
+    request = create_request(1, request_id="replay-slow-check")
+
+    async def later() -> object:
+        await _until_posted(upstream)
+        upstream.faults.add_latency(4.0, method="GET")  # past the caller's deadline
+        return await stub.CreateCampaign(request, metadata=auth(), timeout=3.0)
+
+    created, replayed = await _settled(stub.CreateCampaign(request, metadata=auth()), later())
+    assert isinstance(created, pb_campaign.Campaign)
+    assert isinstance(replayed, pb_campaign.Campaign), replayed
+    assert replayed.id == created.id and _posts(upstream) == 1
