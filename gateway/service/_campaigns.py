@@ -48,6 +48,7 @@ from ..upstream import (
 )
 from ._caller import Caller
 from ._create import DEFAULT_RECONCILE_GRACE, IdempotentCreate, campaign_of
+from ._deadline import with_reserve
 from ._rows import RowsPage, rows_window
 
 __all__ = ["CacheState", "CampaignRead", "Campaigns", "RowsPage", "request_hash"]
@@ -56,11 +57,6 @@ CacheState = Literal["hit", "miss", "stale"]
 _log = logging.getLogger("gateway.service")
 # Failures after which a cached copy beats an error.
 _STALE_OK = (UpstreamUnavailable, UpstreamTimeout, ServerError, RateLimited, MalformedResponse)
-# What an upstream read leaves of the caller's deadline when a stale copy could still
-# answer: 20 %, but at least half a second (a loaded event loop and the way back take
-# that much; 20 % of a 1.5 s deadline did not always suffice), and never more than half.
-_STALE_RESERVE_SHARE = 0.2
-_STALE_RESERVE_MIN = 0.5
 # How long a Get's write-through waits to absorb newer reads of the same
 # campaign. Each SQLite write costs ~1–1.5 ms of CPU on the event loop that
 # also serves requests; a campaign read back to back (dashboards with
@@ -337,8 +333,7 @@ _campaign_of = campaign_of
 
 
 def _budget(timeout: float | None, have_fallback: bool) -> float | None:
-    if timeout is None or not have_fallback:
-        return timeout
-    reserve = min(max(timeout * _STALE_RESERVE_SHARE, _STALE_RESERVE_MIN), timeout / 2)
-    return timeout - reserve
+    """An upstream read's time: all of the caller's, less a reserve when a stale copy (or
+    a recorded answer) could still answer after it."""
+    return with_reserve(timeout) if have_fallback else timeout
 

@@ -55,6 +55,7 @@ from ..upstream import (
     UpstreamUnavailable,
 )
 from ._caller import Caller
+from ._deadline import with_reserve
 from ._reconcile import find_matches
 
 __all__ = ["DEFAULT_RECONCILE_GRACE", "IdempotentCreate", "campaign_of", "definitely_not_created"]
@@ -63,10 +64,6 @@ DEFAULT_RECONCILE_GRACE = 120.0
 # Begin rounds per call: an unknown attempt released or settled by another retry
 # meanwhile is looked at again, a few times at most.
 _ROUNDS = 3
-# A duplicate waits for the in-flight create only so long that, when it gives up, its
-# CREATE_IN_FLIGHT still reaches the caller before the caller's own deadline does.
-_ANSWER_RESERVE_SHARE = 0.2
-_ANSWER_RESERVE_MIN = 0.5
 
 Campaign = dict[str, Any]
 
@@ -117,7 +114,8 @@ class IdempotentCreate:
         try:
             outage.check()
             begin = await self._db.idempotency.wait_or_begin(
-                caller.tenant, request_id, digest, timeout=_wait_budget(timeout))
+                # a duplicate gives up waiting in time for its CREATE_IN_FLIGHT to arrive
+                caller.tenant, request_id, digest, timeout=with_reserve(timeout))
         except Exception as exc:
             if not outage.failed(exc) and not isinstance(exc, StoreUnavailable):
                 raise
@@ -262,10 +260,3 @@ def definitely_not_created(exc: BaseException) -> bool:
     if isinstance(exc, UpstreamUnavailable):
         return not exc.maybe_sent
     return not isinstance(exc, UpstreamError | asyncio.CancelledError) and isinstance(exc, Exception)
-
-
-def _wait_budget(timeout: float | None) -> float | None:
-    """How long a duplicate may wait for the owner: the caller's time less a reserve."""
-    if timeout is None:
-        return None
-    return timeout - min(max(timeout * _ANSWER_RESERVE_SHARE, _ANSWER_RESERVE_MIN), timeout / 2)

@@ -25,7 +25,7 @@ import re
 from typing import Any
 
 from ..store import IdempotencyStore
-from ..upstream import RevoxClient
+from ..upstream import RevoxClient, unpaged
 from ._caller import Caller
 
 __all__ = ["find_matches"]
@@ -79,7 +79,7 @@ async def _ends(
         rows = page.get("rows")
         if not isinstance(rows, list):
             return ""
-        if "page" not in page and "total" not in page and len(rows) > 1:
+        if unpaged(page) and len(rows) > 1:
             rows = rows[index:index + 1]  # unpaged (SDK 0.5.0): every row, page_size ignored
         if not rows or not isinstance(rows[0], dict):
             return ""

@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from ..upstream import MalformedResponse, RevoxClient
+from ..upstream import MalformedResponse, RevoxClient, unpaged
 
 __all__ = ["RowsPage", "rows_window"]
 
@@ -46,7 +46,7 @@ async def rows_window(
     first, skip = divmod(offset, size)
     body = await page(first)
     rows: list[Any] = body["rows"]
-    if "page" not in body and "total" not in body:  # unpaged: every row, whatever was asked
+    if unpaged(body):  # every row, whatever was asked
         window = rows[offset:offset + size]
         return RowsPage({**body, "rows": window}, offset + size < len(rows))
     if skip:

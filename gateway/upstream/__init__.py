@@ -27,6 +27,7 @@ from ._errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from ._paging import unpaged
 from ._retry import RETRYABLE_STATUSES, RandomSource, RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -50,4 +51,5 @@ __all__ = [
     "UpstreamTimeout",
     "UpstreamUnavailable",
     "parse_retry_after",
+    "unpaged",
 ]

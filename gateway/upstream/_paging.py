@@ -29,7 +29,7 @@ from typing import Any
 
 from ._errors import BadRequest
 
-__all__ = ["PageBase", "RawPage"]
+__all__ = ["PageBase", "RawPage", "unpaged"]
 
 _log = logging.getLogger("gateway.upstream")
 
@@ -51,8 +51,8 @@ def _ids(body: dict[str, Any]) -> list[object]:
     return [row.get("id") if isinstance(row, dict) else row for row in _rows(body)]
 
 
-def _unpaged(body: dict[str, Any]) -> bool:
-    # SDK 0.5.0's rows answer: every row at once, no page / total.
+def unpaged(body: dict[str, Any]) -> bool:
+    """SDK 0.5.0's rows answer: every row at once, no ``page`` nor ``total``."""
     return "page" not in body and "total" not in body
 
 
@@ -92,7 +92,7 @@ class PageBase:
                 return _as_page(body, logical)
         body, base = await self._detect(raw, page_size)
         if base is None:
-            if _unpaged(body):  # every row whatever page was asked: the caller slices it
+            if unpaged(body):  # every row whatever page was asked: the caller slices it
                 return body
             # one page or none: the answer to page 0 holds every row, later pages none
             return _as_page(body if logical == 0 else {**body, "rows": []}, logical)
@@ -112,7 +112,7 @@ class PageBase:
         except BadRequest:
             one = await raw(1)  # a refusal of page 1 too is the caller's: it propagates
             return one, 1
-        if _unpaged(zero):
+        if unpaged(zero):
             return zero, None
         if zero.get("page") == 1:
             return zero, 1

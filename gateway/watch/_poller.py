@@ -187,7 +187,7 @@ class Poller:
             )
             got = body.get("rows") or []
             await self._observe(obs, got, statuses)
-            if "total" not in body and "page" not in body:
+            if up.unpaged(body):
                 self._drifted = True
                 return True  # a drifted API ignores paging: this was the whole listing
             count += len(got)
